@@ -1,0 +1,32 @@
+"""dltune: profile and tune PyTorch DataLoader configurations for your dataset on your machine."""
+
+from dltune.engine import (
+    BATCH_SAMPLERS,
+    COLLATE,
+    PINNING,
+    SAMPLERS,
+    DevicePrefetcher,
+    LoaderConfig,
+    build_loader,
+    load_dataset,
+    make_batch_sampler,
+    make_collate,
+    make_sampler,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BATCH_SAMPLERS",
+    "COLLATE",
+    "PINNING",
+    "SAMPLERS",
+    "DevicePrefetcher",
+    "LoaderConfig",
+    "__version__",
+    "build_loader",
+    "load_dataset",
+    "make_batch_sampler",
+    "make_collate",
+    "make_sampler",
+]

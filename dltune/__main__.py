@@ -1,0 +1,3 @@
+from dltune.cli.app import main
+
+main()

@@ -1,0 +1,59 @@
+"""One error hierarchy, caught once at the CLI edge.
+
+Every error carries a ``hint``: what the user should do next. Exit codes are fixed and documented:
+1 a regression was found, 2 bad input or usage, 3 a benchmark could not be run, 4 inconclusive (strict).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_USAGE = 2
+EXIT_FAILURE = 3
+EXIT_INCONCLUSIVE = 4
+
+
+class DltuneError(Exception):
+    """Base of every error dltune raises on purpose. ``str(err)`` is one sentence naming the cause."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
+
+
+class UsageError(DltuneError):
+    """Bad input: a flag, a file, a value the user can fix."""
+
+    exit_code = EXIT_USAGE
+
+
+class DatasetFileError(UsageError):
+    """The dataset file cannot be imported or does not define what the contract asks for."""
+
+
+class ConfigError(UsageError):
+    """A LoaderConfig that DataLoader would reject, or a value that makes no sense."""
+
+    def __init__(self, field: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{field}: {message}", hint)
+        self.field = field
+
+
+class PluginError(UsageError):
+    """An unknown or broken sampler / collate / pinning plugin."""
+
+
+class ResultsFileError(UsageError):
+    """A results or baseline file that is missing, corrupt, or not dltune's."""
+
+
+class BenchmarkError(DltuneError):
+    """Measuring could not be done at all (not a single failed trial: those are results)."""
+
+    exit_code = EXIT_FAILURE
