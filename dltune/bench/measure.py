@@ -1,0 +1,161 @@
+"""The timing window of one trial: first batch, warm-up, then steady state across epochs.
+
+Pure of processes and files: the clock, the sleep and the CPU sampler are injected, so tests drive it
+with fake loaders and a fake clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dltune.bench.settings import MeasureSettings
+from dltune.engine.transfer import batch_len, batch_nbytes
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class Window:
+    """What the loop saw. ``interval_s[i]``: from the end of batch i-1 to the end of batch i (wait + h2d + step)."""
+
+    first_batch_s: float = 0.0
+    warmup_batches: int = 0
+    wait_s: list[float] = field(default_factory=list)
+    interval_s: list[float] = field(default_factory=list)
+    samples: list[int] = field(default_factory=list)
+    bytes: list[int] = field(default_factory=list)
+    h2d_s: list[float] = field(default_factory=list)
+    epochs: int = 1
+    cpu: dict[str, float] = field(default_factory=dict)
+    pss: tuple[int, int] = (0, 0)
+    window_s: float = 0.0
+
+
+def pss_of(proc: Any) -> int:
+    """Proportional set size of a psutil.Process (USS where PSS is not reported); 0 once it is gone."""
+    try:
+        info = proc.memory_full_info()
+        return int(getattr(info, "pss", 0) or info.uss)
+    except Exception:
+        return 0
+
+
+class ProcessSampler:
+    """CPU seconds and memory (PSS) of this process and of its worker processes."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+
+    def snapshot(self) -> tuple[float, float, dict[int, float]]:
+        t = self.proc.cpu_times()
+        main = t.user + t.system
+        reaped = t.children_user + t.children_system
+        live: dict[int, float] = {}
+        for child in self.proc.children():
+            try:
+                ct = child.cpu_times()
+                live[child.pid] = ct.user + ct.system
+            except Exception:  # exited between listing and reading
+                pass
+        return main, reaped, live
+
+    def pss(self) -> tuple[int, int]:
+        """(this process, its live workers together): proportional set size, shared pages split fairly."""
+
+        return pss_of(self.proc), sum(pss_of(c) for c in self.proc.children(recursive=True))
+
+    @staticmethod
+    def between(
+        a: tuple[float, float, dict[int, float]], b: tuple[float, float, dict[int, float]]
+    ) -> tuple[float, float]:
+        """(main CPU s, workers CPU s) spent between two snapshots."""
+        main = b[0] - a[0]
+        # reaped workers: their whole time moved into `reaped`; subtract what they had at the start
+        workers = (b[1] - a[1]) + sum(b[2].values()) - sum(a[2].values())
+        return main, max(0.0, workers)
+
+
+def measure_loader(
+    loader: Iterable[Any],
+    settings: MeasureSettings,
+    buffered: int,
+    *,
+    clock: Clock = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
+    cpu: ProcessSampler | None = None,
+    to_device: Callable[[Any], None] | None = None,
+    cycle: int = 1,
+) -> Window:
+    """Iterate ``loader`` for as many epochs as needed and time the steady-state window.
+
+    The first ``buffered`` batches after the first one (those workers filled during start-up) are
+    not timed; then batches are timed until the window is long enough (see MeasureSettings).
+    ``to_device(batch)`` copies a batch to the GPU and waits for it (timed as h2d).
+    ``cycle`` (the worker count): batches arrive in bursts of that many, so the window holds at
+    least ``segments x cycle`` batches and each segment spans whole bursts.
+    """
+    need = max(settings.min_batches, settings.segments * max(1, cycle))
+    w = Window()
+    warmup = settings.warmup_batches if settings.warmup_batches is not None else buffered
+    w.warmup_batches = warmup
+    step = settings.step_ms / 1000
+    start = clock()
+    it = iter(loader)
+    seen = 0
+    timing = False
+    window_start = 0.0
+    last = start
+    snap0 = None
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            if seen == 0:
+                raise ValueError(
+                    "the loader yielded no batch: the dataset (or the sampler) is empty"
+                ) from None
+            w.epochs += 1
+            it = iter(loader)
+            continue
+        t1 = clock()
+        if seen == 0:
+            w.first_batch_s = t1 - start
+        h2d = 0.0
+        if to_device is not None:
+            to_device(batch)
+            h2d = clock() - t1
+        if step:
+            sleep(step)
+        t2 = clock()
+        if timing:
+            w.wait_s.append(t1 - last)  # includes an epoch restart (worker start-up) when one happened
+            w.interval_s.append(t2 - last)
+            w.samples.append(batch_len(batch))
+            w.bytes.append(batch_nbytes(batch))
+            if to_device is not None:
+                w.h2d_s.append(h2d)
+            elapsed = t2 - window_start
+            n = len(w.samples)
+            if (n >= need and elapsed >= settings.min_seconds) or (
+                elapsed >= settings.max_seconds and n >= settings.segments
+            ):
+                w.window_s = elapsed
+                break
+        seen += 1
+        if not timing and seen > warmup:
+            timing = True
+            window_start = t2
+            if cpu is not None:
+                snap0 = cpu.snapshot()
+        last = t2
+    if cpu is not None and snap0 is not None:
+        main, workers = ProcessSampler.between(snap0, cpu.snapshot())
+        w.cpu = {"main_pct": 100 * main / w.window_s, "workers_pct": 100 * workers / w.window_s}
+        w.pss = cpu.pss()  # while the workers are still alive
+    del it
+    return w

@@ -1,0 +1,265 @@
+"""Sweep spaces: which configurations to measure, derived from the machine and pruned before running.
+
+A space comes from a TOML file in configs/ (``[space]`` and ``[measure]`` tables), with command-line
+overrides on top. ``expand`` turns it into configurations and lists what it dropped, and why.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dltune.bench.settings import MeasureSettings
+from dltune.engine.config import LoaderConfig
+from dltune.errors import ConfigError, DltuneError, UsageError
+from dltune.hardware.facts import HardwareFacts
+from dltune.units import human_bytes
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+REFERENCE_DEFAULTS = "defaults"
+REFERENCE_CORES = "cores-rule"
+
+
+@dataclass(frozen=True)
+class SweepSpace:
+    workers: tuple[int, ...] | str = "auto"
+    batch_size: tuple[int, ...] = (32, 64, 128)
+    prefetch_factor: tuple[int, ...] = (2, 4)
+    pin_memory: str = "auto"
+    """'auto' (both, where there is a GPU; off otherwise), 'on', 'off' or 'both'."""
+    persistent_workers: tuple[bool, ...] = (True,)
+    start_method: tuple[str | None, ...] = (None,)
+    """None: the platform's default (what DataLoader uses when not told)."""
+    base: dict[str, Any] = field(default_factory=dict)
+    """Other LoaderConfig fields shared by every configuration (shuffle, collate, sampler...)."""
+    references: bool = True
+    """Also measure DataLoader's defaults and the num_workers = cores rule, for comparison."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_saved(cls, d: dict[str, Any]) -> SweepSpace:
+        """Inverse of to_dict (lists back to tuples)."""
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    config: LoaderConfig
+    role: str  # "sweep", or a reference name
+
+
+def auto_workers(usable: int, cap: int = 64) -> tuple[int, ...]:
+    """0, 1, 2, powers of two, the usable core count and its multiples up to 4x (waiting datasets gain)."""
+    top = min(cap, max(4, 4 * usable))
+    counts = {0, 1, 2, usable, 2 * usable, top}
+    p = 4
+    while p <= top:
+        counts.add(p)
+        p *= 2
+    return tuple(sorted(c for c in counts if c <= top))
+
+
+def find_config(name: str) -> Path:
+    """A config by path, or by name in configs/ (``quick`` -> configs/quick.toml)."""
+    p = Path(name)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise UsageError(
+                f"config file {p} does not exist", f"use a path, or one of: {', '.join(available())}"
+            )
+        return p
+    candidate = CONFIG_DIR / f"{name}.toml"
+    if not candidate.is_file():
+        raise UsageError(f"no config named {name!r}", f"use a TOML path, or one of: {', '.join(available())}")
+    return candidate
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+
+
+def _tuple(value: Any, key: str, kind: type) -> tuple[Any, ...]:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if not (v is None and kind is str) and (
+            not isinstance(v, kind) or (kind is int and isinstance(v, bool))
+        ):
+            raise ConfigError(
+                f"space.{key}", f"{v!r} is not {'an integer' if kind is int else kind.__name__}"
+            )
+    return tuple(values)
+
+
+def space_from_dict(d: dict[str, Any]) -> SweepSpace:
+    d = dict(d)
+    known = {
+        "workers",
+        "batch_size",
+        "prefetch_factor",
+        "pin_memory",
+        "persistent_workers",
+        "start_method",
+        "loader",
+        "references",
+    }
+    for k in d:
+        if k not in known:
+            raise ConfigError(f"space.{k}", "is not a sweep setting", f"valid: {', '.join(sorted(known))}")
+    kw: dict[str, Any] = {}
+    if "workers" in d:
+        kw["workers"] = "auto" if d["workers"] == "auto" else _tuple(d["workers"], "workers", int)
+    for k, kind in (("batch_size", int), ("prefetch_factor", int), ("persistent_workers", bool)):
+        if k in d:
+            kw[k] = _tuple(d[k], k, kind)
+    if "start_method" in d:
+        kw["start_method"] = tuple(
+            None if v in ("default", "") else v for v in _tuple(d["start_method"], "start_method", str)
+        )
+    if "pin_memory" in d:
+        pin = d["pin_memory"]
+        if pin not in ("auto", "on", "off", "both"):
+            raise ConfigError("space.pin_memory", f"{pin!r} is not auto, on, off or both")
+        kw["pin_memory"] = pin
+    if "loader" in d:
+        LoaderConfig.from_dict(d["loader"])  # fail early on a bad field
+        kw["base"] = dict(d["loader"])
+    if "references" in d:
+        kw["references"] = bool(d["references"])
+    return SweepSpace(**kw)
+
+
+def load_space(name: str = "default") -> tuple[SweepSpace, MeasureSettings]:
+    path = find_config(name)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}", "fix the TOML syntax at that line") from None
+    try:
+        space = space_from_dict(doc.get("space", {}))
+        settings = MeasureSettings.from_dict(doc.get("measure", {}))
+    except DltuneError as exc:
+        raise UsageError(f"{path}: {exc.message}", exc.hint) from None
+    return space, settings
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What the preflight learnt about the dataset (see bench.trial.preflight_job)."""
+
+    iterable: bool = False
+    from_file: tuple[str, ...] = ()
+    bytes_per_sample: float | None = None
+
+
+def _pinnings(space: SweepSpace, gpu: bool) -> list[tuple[str, str | None]]:
+    """(pinning, reason it is dropped or None)."""
+    no_gpu = "pinning only helps when batches go to a GPU, and this machine has no CUDA device"
+    if space.pin_memory == "off":
+        return [("off", None)]
+    if space.pin_memory == "on":
+        return [("pin_memory", None if gpu else no_gpu)]
+    return [("off", None), ("pin_memory", None if gpu else no_gpu)]
+
+
+def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list[Planned], list[Pruned]]:
+    """Every configuration of the space that can run here, and every one dropped with its reason."""
+    base = LoaderConfig.from_dict(space.base) if space.base else LoaderConfig()
+    workers: tuple[int, ...] = (
+        auto_workers(hw.cpu.usable) if isinstance(space.workers, str) else tuple(space.workers)
+    )
+    batch_sizes: tuple[int | None, ...] = space.batch_size
+    pruned: list[Pruned] = []
+    file_batch_sampler = "batch_sampler" in ds.from_file and not (base.batch_sampler or base.sampler)
+    if file_batch_sampler:
+        batch_sizes = (None,)
+        pruned.append(
+            Pruned("batch_size=*", "the dataset file defines a batch_sampler, which fixes the batch size")
+        )
+    planned: dict[str, Planned] = {}
+
+    def consider(cfg: LoaderConfig, role: str, reason: str | None = None) -> None:
+        key = cfg.key()
+        if key in planned:
+            return
+        if reason is None:
+            reason = _shm_reason(cfg, hw, ds)
+        if reason is None:
+            try:
+                cfg.validate(
+                    None,
+                    file_sampler="sampler" in ds.from_file,
+                    file_batch_sampler=file_batch_sampler,
+                    accelerator=hw.has_gpu,
+                )
+                if ds.iterable and (cfg.sampler or cfg.batch_sampler or cfg.shuffle):
+                    raise ConfigError("sampler", "an IterableDataset takes no sampler or shuffle")
+            except DltuneError as exc:
+                reason = exc.message
+        if reason is not None:
+            if role == "sweep" and all(p.key != key for p in pruned):
+                pruned.append(Pruned(key, reason))
+            return
+        planned[key] = Planned(cfg, role)
+
+    for bs, w in itertools.product(batch_sizes, workers):
+        if w == 0:
+            for pin, why in _pinnings(space, hw.has_gpu):
+                consider(replace(base, batch_size=bs, num_workers=0, pinning=pin), "sweep", why)
+            continue
+        for pf, pers, sm, (pin, why) in itertools.product(
+            space.prefetch_factor, space.persistent_workers, space.start_method, _pinnings(space, hw.has_gpu)
+        ):
+            cfg = replace(
+                base,
+                batch_size=bs,
+                num_workers=w,
+                prefetch_factor=pf,
+                persistent_workers=pers,
+                multiprocessing_context=sm,
+                pinning=pin,
+            )
+            consider(cfg, "sweep", why)
+    if space.references:
+        for bs in batch_sizes:
+            consider(replace(base, batch_size=bs), REFERENCE_DEFAULTS)
+            consider(
+                replace(base, batch_size=bs, num_workers=hw.cpu.usable, prefetch_factor=2), REFERENCE_CORES
+            )
+    return list(planned.values()), pruned
+
+
+def _shm_reason(cfg: LoaderConfig, hw: HardwareFacts, ds: DatasetFacts) -> str | None:
+    """Batches in flight live in /dev/shm: drop configurations that cannot fit."""
+    if not cfg.num_workers or not ds.bytes_per_sample or not cfg.batch_size or not hw.memory.shm_total:
+        return None
+    need = shm_needed(cfg, ds.bytes_per_sample)
+    if need > 0.9 * hw.memory.shm_free:
+        return (
+            f"{cfg.num_workers} workers x prefetch {cfg.prefetch_factor or 2} x {cfg.batch_size} samples "
+            f"need about {human_bytes(need)} of /dev/shm, and {human_bytes(hw.memory.shm_free)} is free"
+        )
+    return None
+
+
+def shm_needed(cfg: LoaderConfig, bytes_per_sample: float) -> int:
+    """Shared memory for the batches in flight: workers x prefetch_factor batches (plus the one in use)."""
+    in_flight = cfg.num_workers * (cfg.prefetch_factor or 2) + 1
+    return int(in_flight * (cfg.batch_size or 1) * bytes_per_sample)
+
+
+def with_overrides(space: SweepSpace, **overrides: Any) -> SweepSpace:
+    """Replace the space's values with the non-None command-line overrides."""
+    return replace(space, **{k: v for k, v in overrides.items() if v is not None})

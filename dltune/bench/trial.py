@@ -1,0 +1,354 @@
+"""One trial in its own process, watched: a time limit and a memory watchdog.
+
+Trials run in children of a forkserver that has torch preloaded, so starting one costs milliseconds,
+not the second a fresh interpreter needs to import torch; each child imports the dataset file
+itself. The parent never runs user code: it waits for the result on a pipe, samples the memory (PSS)
+of the child and its DataLoader workers, and kills the whole tree on a hang or a memory overrun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psutil
+
+from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
+from dltune.bench.measure import ProcessSampler, measure_loader, pss_of
+from dltune.bench.metrics import metrics_from_window
+from dltune.bench.settings import MeasureSettings
+from dltune.engine.config import LoaderConfig
+from dltune.model import OK, TrialResult
+from dltune.units import human_bytes
+
+# ---------------------------------------------------------------- in the child ---------------------
+
+
+def _quiet() -> None:
+    warnings.filterwarnings("ignore", message=".*worker processes in total.*")
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+
+
+def _capture_stderr() -> Any:
+    """Send this process's (and its future workers') stderr to a temporary file, read on failure."""
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the life of the trial process
+    sys.stderr.flush()
+    os.dup2(log.fileno(), 2)
+    return log
+
+
+def _tail_of(log: Any, size: int = 8192) -> str:
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return str(log.read().decode(errors="replace"))
+
+
+def _device_copier(settings: MeasureSettings, cfg: LoaderConfig) -> Callable[[Any], None] | None:
+    import torch
+
+    from dltune.engine.transfer import move_to
+
+    device = settings.device
+    if device == "none" or (device == "auto" and not torch.cuda.is_available()):
+        return None
+    dev = torch.device("cuda" if device == "auto" else device)
+
+    def copy(batch: Any) -> None:
+        move_to(batch, dev, non_blocking=cfg.pin_memory)
+        torch.cuda.synchronize(dev)
+
+    return copy
+
+
+def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Build the loader for one configuration and measure it. Returns a window or a failure."""
+    from dltune.engine.build import build_loader
+    from dltune.engine.dataset_file import load_dataset
+    from dltune.errors import DltuneError
+
+    _quiet()
+    # a forkserver child inherits 'forkserver' as its default start method; DataLoader must see the
+    # user's default (fork on Linux up to Python 3.13), or its workers would not be this process's children
+    mp.set_start_method(payload.get("default_start_method") or "fork", force=True)
+    settings = MeasureSettings.from_dict(payload["settings"])
+    try:
+        spec = load_dataset(payload["target"])
+    except DltuneError as exc:
+        return {"failure": asdict(Failure("failed", exc.message, exc.hint))}
+    try:
+        cfg = LoaderConfig.from_dict(payload["config"])
+        dataset = spec.dataset if spec.is_iterable else note_indices(spec.dataset)
+        loader = build_loader(dataset, cfg, spec.extras)
+    except (DltuneError, ValueError, TypeError) as exc:
+        return {"failure": asdict(classify_rejection(exc))}
+    buffered = cfg.num_workers * (cfg.prefetch_factor or 2)
+    log = _capture_stderr()
+    start_method = cfg.multiprocessing_context or mp.get_start_method()
+    try:
+        window = measure_loader(
+            loader,
+            settings,
+            buffered,
+            cpu=ProcessSampler(),
+            to_device=_device_copier(settings, cfg),
+            cycle=cfg.num_workers,
+        )
+    except Exception as exc:
+        shm = payload.get("shm_needed")
+        time.sleep(0.2)  # let dying workers' signal handlers finish writing
+        failure = classify_exception(
+            exc, shm_needed=shm, shm_free=payload.get("shm_free"), stderr=_tail_of(log)
+        )
+        return {"failure": asdict(failure)}
+    return {"window": asdict(window), "start_method": start_method if cfg.num_workers else "main"}
+
+
+def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Load the dataset and time a few samples in the main process: what the sweep plans with."""
+    from torch.utils.data import default_collate
+
+    from dltune.engine.dataset_file import load_dataset
+    from dltune.engine.transfer import batch_nbytes
+    from dltune.errors import DltuneError
+
+    _quiet()
+    t0 = time.perf_counter()
+    try:
+        spec = load_dataset(payload["target"])
+    except DltuneError as exc:
+        return {"error": exc.message, "hint": exc.hint}
+    load_s = time.perf_counter() - t0
+    ds = spec.dataset
+    try:
+        length: int | None = len(ds)
+    except TypeError:
+        length = None
+    samples: list[Any] = []
+    t1 = time.perf_counter()
+    try:
+        if spec.is_iterable:
+            for s in ds:
+                samples.append(s)
+                if len(samples) >= payload.get("samples", 16):
+                    break
+        else:
+            n = min(payload.get("samples", 16), length or 0)
+            samples = [ds[i] for i in range(n)]
+    except Exception as exc:
+        tail = "".join(traceback.format_exception(exc)[-3:]).rstrip()
+        return {
+            "error": f"the dataset raised {type(exc).__name__}: {exc} (reading sample {len(samples)})",
+            "hint": f"fix the dataset; its traceback ends:\n{tail}",
+        }
+    per_sample = (time.perf_counter() - t1) / max(1, len(samples))
+    if not samples:
+        return {"error": "the dataset is empty", "hint": "check the data path the dataset reads from"}
+    collate = spec.extras.collate_fn or default_collate
+    t2 = time.perf_counter()
+    try:
+        batch = collate(samples)
+    except Exception as exc:
+        return {
+            "error": f"collating {len(samples)} samples raised {type(exc).__name__}: {exc}",
+            "hint": "samples of different shapes need a collate_fn (e.g. dltune's 'pad' or 'list')",
+        }
+    collate_s = time.perf_counter() - t2
+    return {
+        "length": length,
+        "iterable": spec.is_iterable,
+        "from_file": list(spec.from_file),
+        "load_s": load_s,
+        "sample_s": per_sample,
+        "collate_s_per_sample": collate_s / len(samples),
+        "bytes_per_sample": batch_nbytes(batch) / len(samples),
+        "probe_samples": len(samples),
+    }
+
+
+JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"trial": trial_job, "preflight": preflight_job}
+
+
+def _child_main(conn: Any, job: str, payload: dict[str, Any]) -> None:
+    try:
+        conn.send(JOBS[job](payload))
+    except BaseException as exc:  # never let the child die silently: the parent reports this
+        conn.send(
+            {
+                "failure": asdict(
+                    Failure(
+                        "failed",
+                        f"dltune's trial process raised {type(exc).__name__}: {exc}",
+                        "".join(traceback.format_exception(exc)[-4:]),
+                    )
+                )
+            }
+        )
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- in the parent --------------------
+
+_CONTEXT: Any = None
+#: the start method DataLoader would use in the user's own program, read before dltune changes anything
+DEFAULT_START_METHOD: str = mp.get_start_method(allow_none=True) or mp.get_context().get_start_method()
+
+
+def _context() -> Any:
+    global _CONTEXT
+    if _CONTEXT is None:
+        methods = mp.get_all_start_methods()
+        if "forkserver" in methods:
+            _CONTEXT = mp.get_context("forkserver")
+            _CONTEXT.set_forkserver_preload(["torch", "dltune.bench.trial"])
+        else:
+            _CONTEXT = mp.get_context("spawn")
+    return _CONTEXT
+
+
+@dataclass
+class ChildOutcome:
+    result: dict[str, Any] | None
+    exitcode: int | None
+    watchdog: str | None
+    peak_main: int
+    peak_workers: int
+    duration_s: float
+    memory_limit: int
+
+
+def _kill_tree(proc: psutil.Process) -> None:
+    try:
+        family = proc.children(recursive=True) + [proc]
+    except psutil.Error:
+        family = [proc]
+    for p in family:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(family, timeout=5)
+
+
+def run_child(
+    job: str,
+    payload: dict[str, Any],
+    *,
+    timeout_s: float,
+    memory_limit: int,
+    reserve: int,
+    poll_s: float = 0.2,
+) -> ChildOutcome:
+    """Run a job in a watched child process; kill its whole process tree on timeout or memory overrun."""
+    ctx = _context()
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, args=(send, job, payload), daemon=False)
+    start = time.monotonic()
+    proc.start()
+    send.close()
+    watched = psutil.Process(proc.pid)
+    result: dict[str, Any] | None = None
+    watchdog: str | None = None
+    peak_main = peak_workers = 0
+    try:
+        while True:
+            main = pss_of(watched)
+            peak_main = max(peak_main, main)
+            try:
+                workers = sum(pss_of(c) for c in watched.children(recursive=True))
+            except psutil.Error:
+                workers = 0
+            peak_workers = max(peak_workers, workers)
+            if time.monotonic() - start > timeout_s:
+                watchdog = "timeout"
+            elif main + workers > memory_limit or psutil.virtual_memory().available < reserve:
+                watchdog = "memory"
+            if watchdog:
+                _kill_tree(watched)
+                break
+            if recv.poll(poll_s):
+                try:
+                    result = recv.recv()
+                except EOFError:
+                    result = None
+                break
+            if not proc.is_alive():
+                break
+    except KeyboardInterrupt:
+        _kill_tree(watched)
+        raise
+    finally:
+        recv.close()
+    proc.join(10)
+    if proc.is_alive():  # workers slow to shut down after the result was sent
+        _kill_tree(watched)
+        proc.join(5)
+    return ChildOutcome(
+        result, proc.exitcode, watchdog, peak_main, peak_workers, time.monotonic() - start, memory_limit
+    )
+
+
+def memory_budget(settings: MeasureSettings) -> tuple[int, int]:
+    """(limit for one trial's processes, RAM to keep free on the machine) in bytes."""
+    from dltune.hardware.memory import probe_memory
+
+    mem = probe_memory()
+    limit = int(mem.usable_available * settings.memory_fraction)
+    if settings.memory_limit:
+        limit = min(limit, settings.memory_limit)
+    reserve = min(512 << 20, mem.usable_total // 20)
+    return limit, reserve
+
+
+def run_trial(
+    target: str,
+    config: LoaderConfig,
+    settings: MeasureSettings,
+    *,
+    role: str = "sweep",
+    repeat: int = 0,
+    shm_needed: int | None = None,
+    shm_free: int | None = None,
+) -> TrialResult:
+    """Measure one configuration in its own process. Failures come back as results, never as exceptions."""
+    limit, reserve = memory_budget(settings)
+    payload = {
+        "target": target,
+        "config": config.to_dict(),
+        "settings": settings.to_dict(),
+        "shm_needed": shm_needed,
+        "shm_free": shm_free,
+    }
+    out = run_child("trial", payload, timeout_s=settings.timeout_s, memory_limit=limit, reserve=reserve)
+    common: dict[str, Any] = {
+        "key": config.key(),
+        "config": config.to_dict(),
+        "duration_s": out.duration_s,
+        "repeat": repeat,
+        "role": role,
+    }
+    if out.result and "window" in out.result:
+        own_main, own_workers = out.result["window"].get("pss", (0, 0))
+        metrics, raw = metrics_from_window(
+            out.result["window"],
+            settings.segments,
+            config.num_workers,
+            max(out.peak_main, own_main),
+            max(out.peak_workers, own_workers),
+            settings.step_ms,
+            out.result.get("start_method", ""),
+        )
+        return TrialResult(status=OK, metrics=metrics, raw=raw, **common)
+    if out.result and "failure" in out.result:
+        f = out.result["failure"]
+        return TrialResult(status=f["status"], reason=f["reason"], hint=f.get("hint"), **common)
+    note = f" (peak {human_bytes(out.peak_main + out.peak_workers)}, limit {human_bytes(out.memory_limit)})"
+    f2 = classify_exit(out.exitcode, watchdog=out.watchdog, limit_s=settings.timeout_s, memory_note=note)
+    return TrialResult(status=f2.status, reason=f2.reason, hint=f2.hint, **common)

@@ -1,0 +1,39 @@
+"""Parsing of list-valued and unit-valued command-line options (shared by the commands)."""
+
+from __future__ import annotations
+
+from dltune.errors import UsageError
+from dltune.units import parse_bytes
+
+
+def int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(
+            f"{flag} {text!r} is not a comma-separated list of integers", f"e.g. {flag} 0,2,4,8"
+        ) from None
+    if not values or any(v < 0 for v in values):
+        raise UsageError(f"{flag} {text!r} needs non-negative integers", f"e.g. {flag} 0,2,4,8")
+    return values
+
+
+def bool_list(text: str | None, flag: str) -> tuple[bool, ...] | None:
+    if text is None:
+        return None
+    table = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
+    try:
+        return tuple(table[v.strip().lower()] for v in text.split(",") if v.strip())
+    except KeyError:
+        raise UsageError(f"{flag} {text!r} is not a list of true/false", f"e.g. {flag} false,true") from None
+
+
+def byte_size(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_bytes(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not a size", f"e.g. {flag} 8G or {flag} 512M") from None

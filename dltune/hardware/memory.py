@@ -1,0 +1,85 @@
+"""RAM, swap, the cgroup memory limit, /dev/shm and the open-file limit."""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from dltune.hardware.cpu import _candidates, _read, cgroup_paths
+
+_NO_LIMIT = 1 << 60  # cgroup v1 reports "no limit" as a huge number
+
+
+@dataclass(frozen=True)
+class MemoryFacts:
+    total: int
+    available: int
+    swap_total: int
+    swap_free: int
+    cgroup_limit: int | None
+    cgroup_usage: int | None
+    shm_total: int
+    shm_free: int
+    open_files_soft: int
+    open_files_hard: int
+
+    @property
+    def usable_total(self) -> int:
+        """RAM this process tree may use in all: the host's or the cgroup limit, whichever is lower."""
+        return min(self.total, self.cgroup_limit or self.total)
+
+    @property
+    def usable_available(self) -> int:
+        """RAM free for a new trial now, within the cgroup limit too."""
+        if self.cgroup_limit is not None and self.cgroup_usage is not None:
+            return max(0, min(self.available, self.cgroup_limit - self.cgroup_usage))
+        return self.available
+
+
+def cgroup_memory(root: Path = Path("/")) -> tuple[int | None, int | None]:
+    """(limit, usage) in bytes from cgroup v2 memory.max / v1 memory.limit_in_bytes; None when unlimited."""
+    v2, v1 = cgroup_paths(root)
+    for folder in _candidates(root / "sys/fs/cgroup", v2):
+        limit = _read(folder / "memory.max")
+        if limit:
+            usage = _read(folder / "memory.current")
+            return (None if limit == "max" else int(limit)), (int(usage) if usage else None)
+    for folder in _candidates(root / "sys/fs/cgroup/memory", v1.get("memory")):
+        limit = _read(folder / "memory.limit_in_bytes")
+        if limit:
+            usage = _read(folder / "memory.usage_in_bytes")
+            value = int(limit)
+            return (None if value >= _NO_LIMIT else value), (int(usage) if usage else None)
+    return None, None
+
+
+def shm_space(path: str = "/dev/shm") -> tuple[int, int]:
+    """(size, free) of the shared-memory filesystem DataLoader workers pass batches through."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0, 0
+    return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+
+
+def probe_memory(root: Path = Path("/"), shm_path: str = "/dev/shm") -> MemoryFacts:
+    vm, sw = psutil.virtual_memory(), psutil.swap_memory()
+    limit, usage = cgroup_memory(root)
+    shm_total, shm_free = shm_space(shm_path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return MemoryFacts(
+        total=vm.total,
+        available=vm.available,
+        swap_total=sw.total,
+        swap_free=sw.free,
+        cgroup_limit=limit,
+        cgroup_usage=usage,
+        shm_total=shm_total,
+        shm_free=shm_free,
+        open_files_soft=soft,
+        open_files_hard=hard,
+    )

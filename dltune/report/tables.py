@@ -1,0 +1,109 @@
+"""Terminal renderers (rich renderables; pure: data in, renderable out)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.table import Table
+
+from dltune.hardware.facts import HardwareFacts
+from dltune.model import TrialResult
+from dltune.units import human_bytes
+
+
+def probe_table(hw: HardwareFacts) -> Table:
+    t = Table(title="This machine", show_header=False, title_justify="left")
+    t.add_column("what", style="bold")
+    t.add_column("value")
+    c, m = hw.cpu, hw.memory
+    quota = f"{c.quota:g} CPUs" if c.quota is not None else "none"
+    t.add_row(
+        "usable CPUs",
+        f"{c.usable}  (affinity {c.affinity}, cgroup quota {quota}, logical {c.logical}, "
+        f"physical {c.physical or '?'})",
+    )
+    if c.model:
+        t.add_row("CPU model", c.model)
+    limit = f", cgroup limit {human_bytes(m.cgroup_limit)}" if m.cgroup_limit else ""
+    t.add_row("RAM", f"{human_bytes(m.usable_available)} available of {human_bytes(m.usable_total)}{limit}")
+    t.add_row("swap", f"{human_bytes(m.swap_free)} free of {human_bytes(m.swap_total)}")
+    t.add_row("/dev/shm", f"{human_bytes(m.shm_free)} free of {human_bytes(m.shm_total)}")
+    t.add_row("open files", f"{m.open_files_soft} (hard {m.open_files_hard})")
+    if not hw.gpus:
+        t.add_row("GPU", "none" + (f" ({hw.notes[0]})" if hw.notes else ""))
+    for g in hw.gpus:
+        link = ""
+        if g.pcie_gen:
+            link = f", PCIe gen {g.pcie_gen}/{g.pcie_gen_max} x{g.pcie_width}/{g.pcie_width_max}"
+            if g.link_gbps:
+                link += f" = {g.link_gbps:.1f} GB/s theoretical"
+        t.add_row(f"GPU {g.index}", f"{g.name}, {human_bytes(g.memory_total)}{link}")
+        for r in g.h2d:
+            t.add_row(
+                "  host->device",
+                f"{human_bytes(r.size_bytes)}: pinned {r.pinned_gbps:.1f} GB/s, "
+                f"pageable {r.pageable_gbps:.1f} GB/s",
+            )
+    t.add_row("torch / python", f"{hw.torch} / {hw.python}; start methods {', '.join(hw.start_methods)}")
+    for note in hw.notes[1:]:
+        t.add_row("note", note)
+    return t
+
+
+def config_label(cfg: dict[str, Any]) -> str:
+    """'w4 b128 pf2 pin persist' - the knobs that differ between sweep configurations."""
+    w = cfg.get("num_workers", 0)
+    parts = [f"w{w}", f"b{cfg.get('batch_size')}"]
+    if w:
+        parts.append(f"pf{cfg.get('prefetch_factor') or 2}")
+        if cfg.get("persistent_workers"):
+            parts.append("persist")
+        if cfg.get("multiprocessing_context"):
+            parts.append(str(cfg["multiprocessing_context"]))
+    if cfg.get("pinning", "off") != "off":
+        parts.append("pin" if cfg["pinning"] == "pin_memory" else str(cfg["pinning"]))
+    return " ".join(parts)
+
+
+def ranked(trials: Iterable[TrialResult]) -> list[TrialResult]:
+    """Successful trials by throughput (best first), then the failures."""
+    trials = list(trials)
+    ok = sorted((t for t in trials if t.ok), key=lambda t: -t.metrics.samples_per_s)  # type: ignore[union-attr]
+    return ok + [t for t in trials if not t.ok]
+
+
+def trials_table(trials: Sequence[TrialResult], title: str, limit: int | None = None) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column("configuration", no_wrap=True)
+    for col in ("samples/s", "±95%", "1st batch", "wait p99", "CPU", "memory"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("note")
+    rows = ranked(trials)
+    for tr in rows[:limit] if limit else rows:
+        label = config_label(tr.config)
+        if tr.ok and tr.metrics:
+            m = tr.metrics
+            rel = (m.samples_per_s_high - m.samples_per_s) / m.samples_per_s if m.samples_per_s else 0.0
+            t.add_row(
+                label,
+                f"{m.samples_per_s:,.0f}",
+                f"{rel:.0%}",
+                f"{m.first_batch_s:.2f}s",
+                f"{m.wait_p99_ms:.0f}ms",
+                f"{m.cpu_main_pct + m.cpu_workers_pct:.0f}%",
+                human_bytes(m.peak_pss_total),
+                tr.role if tr.role != "sweep" else "",
+            )
+        else:
+            t.add_row(label, "-", "-", "-", "-", "-", "-", f"[red]{tr.status}[/]: {tr.reason or ''}"[:200])
+    return t
+
+
+def pruned_lines(pruned: Iterable[dict[str, Any]]) -> list[str]:
+    """Dropped configurations grouped by reason: '12 dropped: <reason> (e.g. w1-b32-...)'."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for p in pruned:
+        groups[p["reason"]].append(p["key"])
+    return [f"{len(keys)} dropped: {reason} (e.g. {keys[0]})" for reason, keys in groups.items()]

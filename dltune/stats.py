@@ -1,0 +1,129 @@
+"""Statistics over raw timings, in one pure module (no torch).
+
+scipy is used where hand-written code would be worse: Student's t quantiles for small-sample
+confidence intervals and the exact Mann-Whitney U test for the regression check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    mean: float
+    median: float
+    sd: float
+    cv: float
+    """Coefficient of variation, sd / mean (0 when n < 2)."""
+    ci_low: float
+    ci_high: float
+    """Confidence interval of the mean (Student's t), at ``level``."""
+    level: float = 0.95
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci_high - self.ci_low) / 2
+
+    @property
+    def rel_half_width(self) -> float:
+        return self.half_width / self.mean if self.mean else math.inf
+
+
+def summarize(values: Sequence[float], level: float = 0.95) -> Summary:
+    """Mean, median, spread and a t confidence interval of the mean."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n == 0:
+        raise ValueError("no values to summarize")
+    mean, median = float(x.mean()), float(np.median(x))
+    if n < 2:
+        return Summary(n, mean, median, 0.0, 0.0, mean, mean, level)
+    sd = float(x.std(ddof=1))
+    half = float(sps.t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
+    return Summary(n, mean, median, sd, sd / mean if mean else 0.0, mean - half, mean + half, level)
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 90, 99)) -> list[float]:
+    if not len(values):
+        return [math.nan for _ in qs]
+    return [float(v) for v in np.percentile(np.asarray(values, dtype=float), qs)]
+
+
+def segment_rates(
+    samples: Sequence[int], intervals: Sequence[float], segments: int, min_size: int = 1
+) -> list[float]:
+    """Split a window of batches into ``segments`` contiguous groups; samples/s of each group.
+
+    Batch means: with W workers batches arrive in bursts of W, so a group holds at least
+    ``min_size`` (= W) batches, or its rate swings with where the bursts fall, not with the pipeline.
+    Fewer groups are made when the window is too short for that.
+    """
+    n = len(samples)
+    segments = max(1, min(segments, n // max(1, min_size)))
+    bounds = [round(i * n / segments) for i in range(segments + 1)]
+    rates = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        t = float(sum(intervals[a:b]))
+        if b > a and t > 0:
+            rates.append(float(sum(samples[a:b])) / t)
+    return rates
+
+
+def overlaps(a: Summary, b: Summary) -> bool:
+    """True when two confidence intervals overlap: the difference is within measurement noise."""
+    return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
+
+
+def ties_with(best: Summary, other: Summary, min_rel: float = 0.02) -> bool:
+    """``other`` is not measurably slower than ``best``: intervals overlap, or within ``min_rel``."""
+    return overlaps(best, other) or other.mean >= best.mean * (1 - min_rel)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate vs baseline throughput (higher is better)."""
+
+    ratio: float
+    """median(candidate) / median(baseline)."""
+    ratio_low: float
+    ratio_high: float
+    """Bootstrap 95% interval of the ratio of medians."""
+    p_slower: float
+    """One-sided Mann-Whitney U p-value for 'candidate is slower than baseline'."""
+    noise: float
+    """Relative spread: the larger coefficient of variation of the two samples."""
+    n_baseline: int
+    n_candidate: int
+
+
+def compare(
+    baseline: Sequence[float], candidate: Sequence[float], seed: int = 0, boot: int = 4000
+) -> Comparison:
+    """Compare two samples of throughputs (e.g. ABBA rounds). Deterministic for a seed."""
+    a = np.asarray(baseline, dtype=float)
+    b = np.asarray(candidate, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("need at least two measurements on each side")
+    ratio = float(np.median(b) / np.median(a))
+    rng = np.random.default_rng(seed)
+    ra = np.median(rng.choice(a, (boot, len(a))), axis=1)
+    rb = np.median(rng.choice(b, (boot, len(b))), axis=1)
+    lo, hi = (float(v) for v in np.percentile(rb / ra, [2.5, 97.5]))
+    p = float(sps.mannwhitneyu(b, a, alternative="less").pvalue)
+    noise = max(float(a.std(ddof=1) / a.mean()), float(b.std(ddof=1) / b.mean()))
+    return Comparison(ratio, lo, hi, p, noise, len(a), len(b))
+
+
+def min_detectable_drop(noise: float, n_per_side: int, alpha: float = 0.05) -> float:
+    """Roughly the smallest relative drop detectable with these samples (two-sample z approximation, power 0.8)."""
+    if n_per_side < 2:
+        return math.inf
+    z = float(sps.norm.ppf(1 - alpha) + sps.norm.ppf(0.8))
+    return z * noise * math.sqrt(2 / n_per_side)

@@ -1,0 +1,194 @@
+"""Every failure kind is provoked by a test dataset and recorded with the right reason; sweeps carry on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dltune.bench.runner import resume_inputs, run_bench
+from dltune.bench.settings import MeasureSettings
+from dltune.bench.space import SweepSpace
+from dltune.bench.trial import run_trial
+from dltune.engine.config import LoaderConfig
+from dltune.errors import DatasetFileError
+from dltune.hardware.facts import probe
+from dltune.model import FAILED, KILLED, MEMORY, OK, REJECTED, SHM, TIMEOUT, TrialResult
+from dltune.store import load_run
+
+pytestmark = pytest.mark.slow
+
+FAST = MeasureSettings(min_batches=4, min_seconds=0.1, max_seconds=2, segments=2, timeout_s=20)
+
+HEAD = """
+import os, signal, time
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+class D(Dataset):
+    def __len__(self):
+        return 64
+    def __getitem__(self, i):
+        BODY
+        return torch.full((4,), float(i))
+
+dataset = D()
+"""
+
+
+def dataset_file(write_file, name: str, body: str) -> str:
+    return str(write_file(name, HEAD.replace("BODY", body)))
+
+
+def test_a_good_trial_measures(write_file) -> None:
+    target = dataset_file(write_file, "ds_good", "pass")
+    r = run_trial(target, LoaderConfig(batch_size=8, num_workers=2), FAST)
+    assert r.status == OK and r.metrics is not None
+    m = r.metrics
+    assert m.samples_per_s > 0 and m.samples_per_s_low <= m.samples_per_s <= m.samples_per_s_high
+    assert m.batch_bytes == 8 * 4 * 4 and m.batches >= 4 and m.start_method == "fork"
+    assert m.peak_pss_main > 0 and len(r.raw.wait_s) == m.batches
+
+
+def test_exception_names_the_sample_and_keeps_the_traceback(write_file) -> None:
+    target = dataset_file(write_file, "ds_raises", "if i == 37: raise ValueError('corrupt record 37')")
+    for workers in (0, 2):
+        r = run_trial(target, LoaderConfig(batch_size=8, num_workers=workers), FAST)
+        assert r.status == FAILED
+        assert "ValueError at sample index 37" in (r.reason or "")
+        assert "corrupt record 37" in (r.hint or "") and "ds_raises.py" in (r.hint or "")
+        assert ("in worker" in (r.reason or "")) == (workers > 0)
+
+
+def test_worker_killed_by_the_oom_killer(write_file) -> None:
+    target = dataset_file(
+        write_file, "ds_sigkill", "if get_worker_info() and i == 9: os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    r = run_trial(target, LoaderConfig(batch_size=8, num_workers=2), FAST)
+    assert (
+        r.status == MEMORY
+        and "out-of-memory killer" in (r.reason or "")
+        and "exited unexpectedly" in (r.reason or "")
+    )
+
+
+def test_worker_segfault(write_file) -> None:
+    target = dataset_file(
+        write_file, "ds_segv", "if get_worker_info() and i == 9: os.kill(os.getpid(), signal.SIGSEGV)"
+    )
+    r = run_trial(target, LoaderConfig(batch_size=8, num_workers=2), FAST)
+    assert r.status == KILLED and "Segmentation fault" in (r.reason or "")
+
+
+def test_sigbus_means_shared_memory(write_file) -> None:
+    target = dataset_file(
+        write_file, "ds_sigbus", "if get_worker_info() and i == 9: os.kill(os.getpid(), signal.SIGBUS)"
+    )
+    r = run_trial(
+        target, LoaderConfig(batch_size=8, num_workers=2), FAST, shm_needed=3 << 30, shm_free=1 << 30
+    )
+    assert r.status == SHM
+    assert "/dev/shm" in (r.reason or "") and "3.0 GiB" in (r.reason or "") and "--shm-size" in (r.hint or "")
+
+
+def test_hang_is_stopped_at_the_limit(write_file) -> None:
+    target = dataset_file(write_file, "ds_hang", "if i == 20: time.sleep(3600)")
+    settings = MeasureSettings(min_batches=50, min_seconds=0.1, segments=2, timeout_s=4)
+    r = run_trial(target, LoaderConfig(batch_size=8, num_workers=2), settings)
+    assert r.status == TIMEOUT and "no result after 4 s" in (r.reason or "")
+    assert r.duration_s < 15
+
+
+def test_memory_watchdog_stops_a_runaway_trial(write_file) -> None:
+    body = "globals().setdefault('hog', []).append(bytearray(40 << 20)); time.sleep(0.01)"
+    target = dataset_file(write_file, "ds_hog", body)
+    settings = MeasureSettings(
+        min_batches=100, min_seconds=30, segments=2, timeout_s=60, memory_limit=600 << 20
+    )
+    r = run_trial(target, LoaderConfig(batch_size=4), settings)
+    assert (
+        r.status == MEMORY and "memory watchdog" in (r.reason or "") and "limit 600.0 MiB" in (r.reason or "")
+    )
+
+
+def test_rejected_configuration(write_file) -> None:
+    target = str(
+        write_file(
+            "ds_stream",
+            """
+import torch
+from torch.utils.data import IterableDataset
+class S(IterableDataset):
+    def __iter__(self):
+        return iter(torch.arange(10.0))
+dataset = S()
+""",
+        )
+    )
+    r = run_trial(target, LoaderConfig(batch_size=2, sampler="random"), FAST)
+    assert r.status == REJECTED and "IterableDataset takes no sampler" in (r.reason or "")
+
+
+def test_sweep_carries_on_after_failures_and_saves_each_trial(write_file, tmp_path: Path) -> None:
+    target = dataset_file(
+        write_file, "ds_workers_fail", "if get_worker_info(): raise RuntimeError('no network in workers')"
+    )
+    events = []
+    run, folder = run_bench(
+        target,
+        SweepSpace(workers=(0, 2), batch_size=(8,), references=False),
+        FAST,
+        probe(h2d=False),
+        out_root=tmp_path,
+        on_event=events.append,
+    )
+    statuses = {t.key: t.status for t in run.trials}
+    assert statuses == {"w0-b8-off": OK, "w2-b8-pf2-off-persist": FAILED, "w2-b8-pf4-off-persist": FAILED}
+    saved = load_run(folder)
+    assert saved.complete and len(saved.trials) == 3 and saved.preflight and saved.preflight["length"] == 64
+    assert [e.kind for e in events].count("trial_done") == 3
+    assert (folder / "trials.csv").read_text().count("\n") == 4
+    assert json.loads((folder / "run.json").read_text())["schema_version"] == 1
+
+
+def test_broken_dataset_stops_before_the_sweep(write_file, tmp_path: Path) -> None:
+    target = str(
+        write_file("ds_broken_import", "import torch\nraise RuntimeError('bucket credentials missing')\n")
+    )
+    with pytest.raises(DatasetFileError, match="bucket credentials missing"):
+        run_bench(
+            target, SweepSpace(workers=(0,), batch_size=(8,)), FAST, probe(h2d=False), out_root=tmp_path
+        )
+
+
+def test_interrupt_keeps_finished_trials_and_resume_finishes(write_file, tmp_path: Path) -> None:
+    target = dataset_file(write_file, "ds_resume", "pass")
+    calls = []
+
+    def flaky(target, config, settings, **kw) -> TrialResult:
+        calls.append(config.key())
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return run_trial(target, config, settings, **kw)
+
+    space = SweepSpace(workers=(0, 1, 2), batch_size=(8,), prefetch_factor=(2,), references=False)
+    folders = []
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(
+            target,
+            space,
+            FAST,
+            probe(h2d=False),
+            out_root=tmp_path,
+            trial_runner=flaky,
+            on_event=lambda e: folders.append(e.folder),
+        )
+    folder = folders[0]
+    partial = load_run(folder)
+    assert len(partial.trials) == 2 and not partial.complete
+    space2, settings2, hw = resume_inputs(partial)
+    run, _ = run_bench(target, space2, settings2, hw, out_root=tmp_path, resume=partial, resume_dir=folder)
+    assert run.complete and sorted(t.key for t in run.trials) == sorted(
+        ["w0-b8-off", "w1-b8-pf2-off-persist", "w2-b8-pf2-off-persist"]
+    )
