@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _data import ensure  # noqa: E402
 
 CLASSES = ("cat", "dog", "bird", "fish")
-IMAGES = int(os.environ.get("DLTUNE_EXAMPLE_IMAGES", "480"))
+IMAGES = int(os.environ.get("DLTUNE_EXAMPLE_IMAGES", "1000"))
 SIZE, CROP = 256, 224
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
