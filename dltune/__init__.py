@@ -16,6 +16,14 @@ from dltune.engine import (
 
 __version__ = "0.1.0"
 
+
+def load_recommendation(path: str) -> object:
+    """Read a recommendation saved by ``dltune recommend`` (see dltune.api.load_recommendation)."""
+    from dltune.api import load_recommendation as load
+
+    return load(path)
+
+
 __all__ = [
     "BATCH_SAMPLERS",
     "COLLATE",
@@ -25,6 +33,7 @@ __all__ = [
     "LoaderConfig",
     "__version__",
     "build_loader",
+    "load_recommendation",
     "load_dataset",
     "make_batch_sampler",
     "make_collate",

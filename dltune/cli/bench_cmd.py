@@ -17,8 +17,83 @@ from dltune.cli.options import bool_list, byte_size, int_list
 from dltune.cli.progress import SweepProgress
 from dltune.errors import UsageError
 from dltune.hardware.facts import probe
+from dltune.model import RunResult
 from dltune.report.tables import trials_table
 from dltune.store import DEFAULT_ROOT, load_run
+
+
+def do_bench(
+    dataset: str,
+    config: str = "default",
+    *,
+    workers: str | None = None,
+    batch_size: str | None = None,
+    prefetch: str | None = None,
+    pin_memory: str | None = None,
+    persistent: str | None = None,
+    start_method: str | None = None,
+    step_ms: float | None = None,
+    repeats: int | None = None,
+    timeout: float | None = None,
+    max_memory: str | None = None,
+    out_dir: Path = DEFAULT_ROOT,
+    name: str | None = None,
+    resume: Path | None = None,
+) -> tuple[RunResult, Path]:
+    """Resolve the space and settings (config file, then flags), probe, sweep with a live view."""
+    if resume is not None:
+        prior = load_run(resume)
+        space, settings, hw = resume_inputs(prior)
+        if prior.target != dataset:
+            raise UsageError(
+                f"{resume} is a run of {prior.target}, not {dataset}", "pass the same dataset file"
+            )
+    else:
+        prior = None
+        space, settings = load_space(config)
+        methods = (
+            tuple(None if m == "default" else m for m in start_method.split(",")) if start_method else None
+        )
+        if pin_memory is not None and pin_memory not in ("auto", "on", "off", "both"):
+            raise UsageError(f"--pin-memory {pin_memory!r} is not auto, on, off or both")
+        space = with_overrides(
+            space,
+            workers=int_list(workers, "--workers"),
+            batch_size=int_list(batch_size, "--batch-size"),
+            prefetch_factor=int_list(prefetch, "--prefetch"),
+            pin_memory=pin_memory,
+            persistent_workers=bool_list(persistent, "--persistent"),
+            start_method=methods,
+        )
+        changes: dict[str, Any] = {
+            "step_ms": step_ms,
+            "repeats": repeats,
+            "timeout_s": timeout,
+            "memory_limit": byte_size(max_memory, "--max-memory"),
+        }
+        settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
+        hw = probe()
+    progress = SweepProgress(err, dataset)
+    try:
+        with progress:
+            return run_bench(
+                dataset,
+                space,
+                settings,
+                hw,
+                out_root=out_dir,
+                name=name,
+                resume=prior,
+                resume_dir=resume,
+                on_event=progress.update,
+            )
+    except KeyboardInterrupt:
+        if progress.folder is not None:
+            err.print(
+                f"Interrupted: {progress.finished} finished trials are saved in {progress.folder}.\n"
+                f"Continue with: dltune bench {dataset} --resume {progress.folder}"
+            )
+        raise typer.Exit(130) from None
 
 
 @app.command()
@@ -47,60 +122,23 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON on stdout."),
 ) -> None:
     """Sweep num_workers, batch_size, prefetch_factor, pin_memory... against this machine; save every trial."""
-    if resume is not None:
-        prior = load_run(resume)
-        space, settings, hw = resume_inputs(prior)
-        if prior.target != dataset:
-            raise UsageError(
-                f"{resume} is a run of {prior.target}, not {dataset}", "pass the same dataset file"
-            )
-    else:
-        prior = None
-        space, settings = load_space(config)
-        if start_method is not None:
-            methods = tuple(None if m == "default" else m for m in start_method.split(","))
-        else:
-            methods = None
-        if pin_memory is not None and pin_memory not in ("auto", "on", "off", "both"):
-            raise UsageError(f"--pin-memory {pin_memory!r} is not auto, on, off or both")
-        space = with_overrides(
-            space,
-            workers=int_list(workers, "--workers"),
-            batch_size=int_list(batch_size, "--batch-size"),
-            prefetch_factor=int_list(prefetch, "--prefetch"),
-            pin_memory=pin_memory,
-            persistent_workers=bool_list(persistent, "--persistent"),
-            start_method=methods,
-        )
-        changes: dict[str, Any] = {
-            "step_ms": step_ms,
-            "repeats": repeats,
-            "timeout_s": timeout,
-            "memory_limit": byte_size(max_memory, "--max-memory"),
-        }
-        settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
-        hw = probe()
-    progress = SweepProgress(err, dataset)
-    try:
-        with progress:
-            run, folder = run_bench(
-                dataset,
-                space,
-                settings,
-                hw,
-                out_root=out_dir,
-                name=name,
-                resume=prior,
-                resume_dir=resume,
-                on_event=progress.update,
-            )
-    except KeyboardInterrupt:
-        if progress.folder is not None:
-            err.print(
-                f"Interrupted: {progress.finished} finished trials are saved in {progress.folder}.\n"
-                f"Continue with: dltune bench {dataset} --resume {progress.folder}"
-            )
-        raise typer.Exit(130) from None
+    run, folder = do_bench(
+        dataset,
+        config,
+        workers=workers,
+        batch_size=batch_size,
+        prefetch=prefetch,
+        pin_memory=pin_memory,
+        persistent=persistent,
+        start_method=start_method,
+        step_ms=step_ms,
+        repeats=repeats,
+        timeout=timeout,
+        max_memory=max_memory,
+        out_dir=out_dir,
+        name=name,
+        resume=resume,
+    )
     if as_json:
         print(json.dumps(run.to_dict(), default=str))
         return

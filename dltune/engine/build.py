@@ -103,10 +103,15 @@ def build_loader(
 ) -> Any:
     """Turn ``config`` into a real ``torch.utils.data.DataLoader`` over ``dataset``.
 
+    ``config`` may also be a recommendation (anything with a ``loader_config``), e.g. from
+    ``dltune.load_recommendation(path)``.
+
     Returns the DataLoader itself, or a thin wrapper (``EpochLoader`` when the sampler shuffles by
     epoch, a pinning strategy's wrapper such as ``DevicePrefetcher``) that forwards its attributes.
     """
     extras = extras or Extras()
+    if not isinstance(config, LoaderConfig) and hasattr(config, "loader_config"):
+        config = config.loader_config
     if validate:
         config.validate(
             dataset,

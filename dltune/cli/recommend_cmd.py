@@ -1,0 +1,56 @@
+"""dltune recommend: the configuration to use, why, and the code to apply it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dltune.cli.app import app
+from dltune.cli.console import err, out
+from dltune.cli.options import byte_size
+from dltune.recommend import Constraints, recommend
+from dltune.report import markdown, terminal
+from dltune.report.files import recommendation_json, write_reports
+from dltune.store import DEFAULT_ROOT, latest_run, load_run
+
+
+@app.command("recommend")
+def recommend_cmd(
+    dataset: str | None = typer.Argument(None, help="Optional dataset file: bench it first, then recommend."),
+    run: Path | None = typer.Option(
+        None, "--run", help="Run folder (default: the latest under .dltune/runs)."
+    ),
+    max_memory: str | None = typer.Option(
+        None, "--max-memory", help="Only configurations using at most this, e.g. 4G."
+    ),
+    max_workers: int | None = typer.Option(
+        None, "--max-workers", help="Only configurations with at most this many workers."
+    ),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="The batch size your model needs."),
+    config: str = typer.Option("default", "--config", "-c", help="Sweep config when benching DATASET first."),
+    out_dir: Path = typer.Option(DEFAULT_ROOT, "--out", help="Folder for run results."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object; its 'loader' key holds the DataLoader kwargs."
+    ),
+    as_markdown: bool = typer.Option(
+        False, "--markdown", help="Print the Markdown report (for a PR comment)."
+    ),
+) -> None:
+    """Read a run's results and recommend a DataLoader configuration; writes .md, .html and .json beside the run."""
+    if dataset is not None:
+        from dltune.cli.bench_cmd import do_bench
+
+        _, folder = do_bench(dataset, config, out_dir=out_dir)
+    else:
+        folder = run if run is not None else latest_run(out_dir)
+    result = load_run(folder)
+    rec = recommend(result, Constraints(byte_size(max_memory, "--max-memory"), max_workers, batch_size))
+    paths = write_reports(rec, folder if folder.is_dir() else folder.parent)
+    if as_json:
+        print(recommendation_json(rec))
+    elif as_markdown:
+        print(markdown.render(rec))
+    else:
+        out.print(terminal.render(rec))
+    err.print(f"Reports: {paths['markdown']}, {paths['html']}, {paths['json']}")

@@ -1,0 +1,55 @@
+"""The recommendation as Markdown: reads well as a pull-request comment (pure)."""
+
+from __future__ import annotations
+
+from dltune.recommend import Recommendation
+from dltune.report.words import gains, headline, machine_line, scaling_rows, top_rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def render(rec: Recommendation) -> str:
+    b = rec.bottleneck
+    lines = [
+        f"## dltune recommendation for `{rec.target}`",
+        "",
+        f"**{headline(rec)}**",
+        "",
+        "```python",
+        rec.code,
+        "```",
+        "",
+        *[f"- {g}" for g in gains(rec)],
+        "",
+        f"### Why: {b.summary}",
+        "",
+        f"Bottleneck: **{b.kind}**.",
+        "",
+        *[f"- {e}" for e in b.evidence],
+        "",
+    ]
+    if rec.scaling:
+        lines += [f"### Scaling over workers (batch size {rec.chosen.batch_size})", ""]
+        lines += table(
+            ["workers", "samples/s", f"ideal ({rec.usable_cores} cores x 1 worker)", "of ideal"],
+            scaling_rows(rec),
+        )
+        lines.append("")
+    if b.next_steps:
+        lines += ["### Next steps", "", *[f"- {s}" for s in b.next_steps], ""]
+    lines += ["### Measured configurations (best first)", ""]
+    lines += table(["configuration", "samples/s", "95%", "memory", "CPU", ""], top_rows(rec))
+    lines.append("")
+    if rec.excluded or rec.failures:
+        lines += ["<details><summary>Excluded and failed configurations</summary>", ""]
+        lines += [f"- excluded: {e}" for e in rec.excluded] + [f"- failed: {f}" for f in rec.failures]
+        lines += ["", "</details>", ""]
+    lines += [
+        f"<sub>{rec.considered} configurations considered from run `{rec.run}` on {machine_line(rec)}.</sub>",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""The recommendation in the terminal (rich renderables; pure)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from dltune.recommend import Recommendation
+from dltune.report.words import gains, headline, machine_line, scaling_rows, top_rows
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for i, h in enumerate(header):
+        t.add_column(h, justify="left" if i == 0 else "right")
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
+def render(rec: Recommendation) -> RenderableType:
+    b = rec.bottleneck
+    parts: list[RenderableType] = [
+        Panel(
+            Group(
+                Text(headline(rec), style="bold green"),
+                Syntax(rec.code, "python", word_wrap=True, theme="ansi_light"),
+                *[Text(f"• {g}") for g in gains(rec)],
+            ),
+            title=f"dltune recommends for {rec.target}",
+            title_align="left",
+        ),
+        Text(f"Why: {b.summary} (bottleneck: {b.kind})", style="bold"),
+        *[Text(f"  • {e}") for e in b.evidence],
+    ]
+    if rec.scaling:
+        parts.append(
+            _table(
+                f"Scaling over workers (batch size {rec.chosen.batch_size})",
+                ["workers", "samples/s", "ideal", "of ideal"],
+                scaling_rows(rec),
+            )
+        )
+    if b.next_steps:
+        parts.append(Text("Next steps", style="bold"))
+        parts += [Text(f"  • {s}") for s in b.next_steps]
+    parts.append(
+        _table(
+            "Measured configurations",
+            ["configuration", "samples/s", "95%", "memory", "CPU", ""],
+            top_rows(rec),
+        )
+    )
+    parts.append(Text(f"{rec.considered} configurations considered; {machine_line(rec)}", style="dim"))
+    return Group(*parts)

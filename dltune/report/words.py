@@ -1,0 +1,89 @@
+"""Sentences and rows shared by every recommendation renderer (pure)."""
+
+from __future__ import annotations
+
+from dltune.recommend import ConfigStat, Recommendation
+from dltune.report.tables import config_label
+from dltune.units import human_bytes
+
+
+def pm(s: ConfigStat) -> str:
+    return f"±{(s.high - s.rate) / s.rate:.0%}" if s.rate else ""
+
+
+def headline(rec: Recommendation) -> str:
+    c = rec.chosen
+    return f"{c.rate:,.0f} samples/s ({pm(c)}, 95% interval) with {config_label(c.config)}"
+
+
+def gains(rec: Recommendation) -> list[str]:
+    out = []
+    if rec.defaults is not None and rec.speedup_vs_defaults is not None:
+        same = " (it is the default)" if rec.defaults.key == rec.chosen.key else ""
+        out.append(
+            f"{rec.speedup_vs_defaults:.2f}x DataLoader's defaults (num_workers=0: "
+            f"{rec.defaults.rate:,.0f} samples/s){same}"
+        )
+    if rec.cores_rule is not None and rec.speedup_vs_cores_rule is not None:
+        out.append(
+            f"{rec.speedup_vs_cores_rule:.2f}x the num_workers = cores rule ({rec.usable_cores} workers: "
+            f"{rec.cores_rule.rate:,.0f} samples/s)"
+        )
+    if rec.best.key != rec.chosen.key:
+        out.append(
+            f"the fastest measured, {config_label(rec.best.config)} at {rec.best.rate:,.0f} samples/s, is within "
+            "measurement noise: the cheaper configuration was chosen"
+        )
+    if rec.memory_per_worker:
+        out.append(
+            f"memory: {human_bytes(rec.chosen.memory)} in all, about {human_bytes(rec.memory_per_worker)} per worker"
+        )
+    if rec.step_ms and rec.chosen.stall_fraction is not None:
+        verdict = "keeps up with" if rec.keeps_up else "does NOT keep up with"
+        out.append(
+            f"with a {rec.step_ms:g} ms training step the loader {verdict} training: "
+            f"{rec.chosen.stall_fraction:.0%} of the loop is spent waiting on data"
+        )
+    return out
+
+
+def scaling_rows(rec: Recommendation) -> list[list[str]]:
+    rows = []
+    for p in rec.scaling:
+        ideal = f"{p.ideal:,.0f}" if p.ideal else "-"
+        eff = f"{p.rate / p.ideal:.0%}" if p.ideal else "-"
+        rows.append([str(p.workers), f"{p.rate:,.0f}", ideal, eff])
+    return rows
+
+
+def top_rows(rec: Recommendation, limit: int = 8) -> list[list[str]]:
+    rows = []
+    for s in rec.ranked[:limit]:
+        mark = (
+            "chosen"
+            if s.key == rec.chosen.key
+            else ("tie" if s.key in rec.ties else s.role if s.role != "sweep" else "")
+        )
+        rows.append(
+            [
+                config_label(s.config),
+                f"{s.rate:,.0f}",
+                pm(s),
+                human_bytes(s.memory),
+                f"{s.cpu_pct:.0f}%",
+                mark,
+            ]
+        )
+    return rows
+
+
+def machine_line(rec: Recommendation) -> str:
+    hw = rec.hardware
+    cpu, mem = hw.get("cpu", {}), hw.get("memory", {})
+    gpus = hw.get("gpus") or []
+    gpu = ", ".join(g.get("name", "?") for g in gpus) or "no GPU"
+    return (
+        f"{cpu.get('usable')} usable CPUs ({cpu.get('model') or 'unknown model'}), "
+        f"{human_bytes(mem.get('total', 0))} RAM, /dev/shm {human_bytes(mem.get('shm_total', 0))}, {gpu}; "
+        f"torch {hw.get('torch', '?')}"
+    )

@@ -1,0 +1,121 @@
+"""The choice logic on synthetic results: ties, each constraint, each bottleneck kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from dltune.errors import UsageError
+from dltune.recommend import Constraints, recommend
+
+from .synthetic import cpu_bound_run, failed, run, trial
+
+
+def test_ties_prefer_the_cheaper_configuration() -> None:
+    rec = recommend(cpu_bound_run())
+    assert rec.best.workers == 16 and rec.chosen.workers == 8  # 1710 vs 1700: within noise, half the workers
+    assert rec.loader == {
+        "batch_size": 64,
+        "num_workers": 8,
+        "pin_memory": False,
+        "prefetch_factor": 2,
+        "persistent_workers": True,
+    }
+    assert rec.speedup_vs_defaults == pytest.approx(1700 / 240)
+    assert rec.speedup_vs_cores_rule == pytest.approx(1700 / 1100)
+    assert rec.memory_per_worker == (200 + 150 * 8) * 2**20 // 8
+    assert any("memory" in f for f in rec.failures)
+
+
+def test_a_noisy_cheaper_config_is_not_a_tie_when_clearly_slower() -> None:
+    rec = recommend(run(trial(0, 100), trial(4, 1000, spread=0.01), trial(2, 940, spread=0.3)))
+    assert rec.chosen.workers == 4  # 6% slower is never a tie, however wide its interval
+
+
+def test_constraints() -> None:
+    r = cpu_bound_run()
+    assert recommend(r, Constraints(max_workers=4)).chosen.workers == 4
+    assert recommend(r, Constraints(max_memory=(200 + 150 * 2) << 20)).chosen.workers == 2
+    rec = recommend(r, Constraints(max_workers=2))
+    assert any("> --max-workers 2" in e for e in rec.excluded)
+    with pytest.raises(UsageError, match="no measured configuration meets"):
+        recommend(r, Constraints(max_memory=1))
+
+
+def test_batch_size_is_fixed_by_the_user_or_by_a_single_size_run() -> None:
+    r = run(trial(4, 900, bs=32), trial(4, 1000, bs=128), trial(0, 300, bs=32))
+    assert recommend(r).chosen.batch_size == 128
+    fixed = recommend(r, Constraints(batch_size=32))
+    assert fixed.chosen.batch_size == 32 and fixed.defaults is not None and fixed.defaults.batch_size == 32
+
+
+def test_no_successful_trial_is_a_clear_error() -> None:
+    with pytest.raises(UsageError, match="no successful trial.*boom"):
+        recommend(run(failed(2), failed(4)))
+
+
+def test_bottleneck_cpu() -> None:
+    b = recommend(cpu_bound_run()).bottleneck
+    assert b.kind == "cpu" and "8 usable cores" in b.summary
+    assert any("ideal line" in e for e in b.evidence)
+
+
+def test_bottleneck_storage_latency() -> None:
+    r = run(
+        trial(0, 50, cpu=10),
+        trial(1, 60, cpu=12),
+        trial(2, 120, cpu=20),
+        trial(8, 480, cpu=60),
+        trial(16, 950, cpu=90),
+        trial(32, 1800, cpu=150),
+        cores=8,
+    )
+    rec = recommend(r)
+    assert rec.chosen.workers == 32 and rec.bottleneck.kind == "storage"
+    assert any("past 8 cores" in e for e in rec.bottleneck.evidence)
+
+
+def test_bottleneck_transfer_tiny_samples() -> None:
+    r = run(
+        trial(0, 50_000, main_cpu=100, cpu=100, bytes_per_sample=256),
+        trial(2, 21_000, bytes_per_sample=256),
+        trial(4, 24_000, bytes_per_sample=256),
+    )
+    rec = recommend(r)
+    assert rec.chosen.workers == 0 and rec.bottleneck.kind == "transfer"
+    assert any("__getitems__" in s for s in rec.bottleneck.next_steps)
+    assert rec.speedup_vs_defaults == 1.0
+
+
+def test_bottleneck_main_process() -> None:
+    r = run(trial(0, 100, main_cpu=100), trial(4, 900, cpu=300, main_cpu=97))
+    assert recommend(r).bottleneck.kind == "main-process"
+
+
+def test_bottleneck_host_to_device() -> None:
+    r = run(trial(0, 100), trial(4, 1000, cpu=300, h2d_ms=40.0))  # 64 samples at 1000/s = 64 ms per batch
+    b = recommend(r).bottleneck
+    assert b.kind == "host-to-device" and "40.0 ms" in b.summary
+
+
+def test_bottleneck_startup_without_persistent_workers() -> None:
+    r = run(
+        trial(0, 100),
+        trial(4, 900, cpu=300, persist=False, first_batch_s=3.0),
+        preflight={"length": 5000, "sample_s": 0.004, "from_file": []},
+    )
+    b = recommend(r).bottleneck
+    assert b.kind == "startup" and "persistent_workers=True" in b.next_steps[0]
+
+
+def test_step_reports_whether_the_loader_keeps_up() -> None:
+    slow = recommend(run(trial(0, 100, stall=0.4), trial(2, 200, cpu=150, stall=0.2), step_ms=50))
+    assert slow.keeps_up is False and slow.step_ms == 50
+    fast = recommend(run(trial(2, 2000, cpu=150, stall=0.01), step_ms=50))
+    assert fast.keeps_up is True
+
+
+def test_repeats_are_pooled() -> None:
+    r = run(trial(2, 100), trial(2, 110), trial(2, 90))
+    rec = recommend(r)
+    assert rec.chosen.repeats == 3 and rec.chosen.rate == pytest.approx(100)
+    assert rec.chosen.low < 100 < rec.chosen.high
