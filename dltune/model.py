@@ -114,6 +114,8 @@ class RunResult:
     preflight: dict[str, Any] | None = None
     trials: tuple[TrialResult, ...] = ()
     complete: bool = False
+    tuning: dict[str, Any] | None = None
+    """Set by `dltune tune`: stage costs, and the model's prediction for each configuration."""
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

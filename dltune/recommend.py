@@ -152,6 +152,10 @@ class Recommendation:
     considered: int
     ranked: list[ConfigStat] = field(default_factory=list)
     hardware: dict[str, Any] = field(default_factory=dict)
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    """With `dltune tune`: predicted vs measured samples/s for each configuration measured."""
+    tuned: dict[str, Any] | None = None
+    """With `dltune tune`: trials measured, the grid's size, the stage costs."""
     kind: str = "dltune.recommendation"
     schema_version: int = 1
 
@@ -399,7 +403,27 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
         considered=len(candidates),
         ranked=stats,
         hardware=run.hardware,
+        predictions=_predictions(run, stats),
+        tuned={k: v for k, v in run.tuning.items() if k != "predictions"} if run.tuning else None,
     )
+
+
+def _predictions(run: RunResult, stats: Sequence[ConfigStat]) -> list[dict[str, Any]]:
+    preds = (run.tuning or {}).get("predictions", {})
+    rows = []
+    for s in stats:
+        p = preds.get(s.key)
+        if p:
+            rows.append(
+                {
+                    "key": s.key,
+                    "predicted": p["predicted"],
+                    "measured": s.rate,
+                    "bound": p["bound"],
+                    "error": p["predicted"] / s.rate - 1 if s.rate else None,
+                }
+            )
+    return rows
 
 
 def recommendation_from_dict(d: dict[str, Any]) -> Recommendation:

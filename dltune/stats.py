@@ -127,3 +127,23 @@ def min_detectable_drop(noise: float, n_per_side: int, alpha: float = 0.05) -> f
         return math.inf
     z = float(sps.norm.ppf(1 - alpha) + sps.norm.ppf(0.8))
     return z * noise * math.sqrt(2 / n_per_side)
+
+
+def compare_paired(baseline: Sequence[float], candidate: Sequence[float]) -> Comparison:
+    """Compare paired measurements (ABBA rounds: pair i was measured side by side).
+
+    Works on log ratios, so slow drift of the machine cancels within each pair. The ratio is the
+    geometric mean of the pair ratios with a Student-t 95% interval (a bootstrap interval of a median
+    over 8 pairs jumps between order statistics and is far wider than the data warrant); the p-value
+    is a one-sided Wilcoxon signed-rank test of 'candidate slower', which one outlier pair cannot swing.
+    """
+    a = np.asarray(baseline, dtype=float)
+    b = np.asarray(candidate, dtype=float)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError("need at least two pairs of measurements")
+    logs = np.log(b / a)
+    n = len(logs)
+    mean, sd = float(logs.mean()), float(logs.std(ddof=1))
+    half = float(sps.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    p = float(sps.wilcoxon(logs, alternative="less").pvalue) if np.any(logs != 0) else 1.0
+    return Comparison(math.exp(mean), math.exp(mean - half), math.exp(mean + half), p, sd, n, n)

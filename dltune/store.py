@@ -140,3 +140,41 @@ def latest_run(root: Path = DEFAULT_ROOT) -> Path:
             f"no runs found under {root}", "run `dltune bench DATASET.py` first, or pass --run PATH"
         )
     return runs[-1]
+
+
+BASELINE_KIND = "dltune.baseline"
+
+
+def save_baseline(path: Path, data: dict[str, Any]) -> None:
+    write_atomic(
+        path, json.dumps({"kind": BASELINE_KIND, "schema_version": SCHEMA_VERSION, **data}, indent=1)
+    )
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    """A baseline file written by `dltune baseline save`; corrupt or foreign files are clear errors."""
+    data = read_json(path, "baseline file")
+    if data.get("kind") != BASELINE_KIND:
+        raise ResultsFileError(
+            f"{path} is not a dltune baseline (kind={data.get('kind')!r})",
+            "create one with `dltune baseline save DATASET.py`",
+        )
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ResultsFileError(
+            f"{path} has schema version {data.get('schema_version')}; this dltune reads {SCHEMA_VERSION}",
+            "save the baseline again with this dltune",
+        )
+    configs = data.get("configs")
+    if (
+        not isinstance(configs, list)
+        or not configs
+        or not all(
+            isinstance(c, dict) and isinstance(c.get("config"), dict) and isinstance(c.get("samples"), list)
+            for c in configs
+        )
+    ):
+        raise ResultsFileError(
+            f"{path} is damaged: it lists no configurations with samples",
+            "save the baseline again with `dltune baseline save`",
+        )
+    return data

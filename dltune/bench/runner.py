@@ -79,6 +79,51 @@ def resume_inputs(run: RunResult) -> tuple[SweepSpace, MeasureSettings, Hardware
     )
 
 
+def new_run(
+    target: str,
+    space: SweepSpace,
+    settings: MeasureSettings,
+    hardware: HardwareFacts,
+    pre: dict[str, Any],
+    name: str | None = None,
+) -> RunResult:
+    import torch
+
+    return RunResult(
+        name=name or Path(target.partition(":")[0]).stem,
+        target=target,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        hardware=hardware.to_dict(),
+        versions={
+            "dltune": __version__,
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "platform": platform.platform(),
+        },
+        settings=settings.to_dict(),
+        space=space.to_dict(),
+        preflight=pre,
+    )
+
+
+def preflight_and_plan(
+    target: str,
+    space: SweepSpace,
+    settings: MeasureSettings,
+    hardware: HardwareFacts,
+    *,
+    out_root: Path,
+    name: str | None = None,
+) -> tuple[RunResult, Path, list[Planned], list[Pruned]]:
+    """Preflight the dataset, create the run and its folder, and plan (saved before any trial runs)."""
+    run = new_run(target, space, settings, hardware, preflight(target, settings), name)
+    folder = new_run_dir(out_root, run.name)
+    planned, pruned = plan(run, hardware, space)
+    run = replace(run, pruned=[{"key": p.key, "reason": p.reason} for p in pruned])
+    save_run(run, folder)
+    return run, folder, planned, pruned
+
+
 def run_bench(
     target: str,
     space: SweepSpace,
@@ -96,24 +141,7 @@ def run_bench(
     if resume is not None and resume_dir is not None:
         run, folder = resume, resume_dir
     else:
-        import torch
-
-        pre = preflight(target, settings)
-        run = RunResult(
-            name=name or Path(target.partition(":")[0]).stem,
-            target=target,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            hardware=hardware.to_dict(),
-            versions={
-                "dltune": __version__,
-                "python": sys.version.split()[0],
-                "torch": torch.__version__,
-                "platform": platform.platform(),
-            },
-            settings=settings.to_dict(),
-            space=space.to_dict(),
-            preflight=pre,
-        )
+        run = new_run(target, space, settings, hardware, preflight(target, settings), name)
         folder = new_run_dir(out_root, run.name)
     planned, pruned = plan(run, hardware, space)
     run = replace(run, pruned=[{"key": p.key, "reason": p.reason} for p in pruned], complete=False)

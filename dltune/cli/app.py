@@ -39,7 +39,7 @@ def _root(
 
 def _register() -> None:
     # one thin command per file; importing a module registers its command on `app`
-    from dltune.cli import bench_cmd, inspect_cmd, probe_cmd, recommend_cmd  # noqa: F401
+    from dltune.cli import bench_cmd, check_cmd, inspect_cmd, probe_cmd, recommend_cmd, tune_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,9 +41,12 @@ class SweepProgress:
         if event.kind == "planned":
             self.folder = event.folder
             done = len(event.run.trials)
-            self.progress.update(self.task, total=event.total, completed=done)
+            self.progress.update(self.task, total=event.total or None, completed=done)
             lines = pruned_lines(event.run.pruned)
-            self.console.print(f"{event.total} trials planned" + (f"; {done} already done" if done else ""))
+            if event.total:
+                self.console.print(
+                    f"{event.total} trials planned" + (f"; {done} already done" if done else "")
+                )
             for line in lines:
                 self.console.print(f"  [dim]{line}[/]")
         elif event.kind == "trial_start" and event.planned is not None:

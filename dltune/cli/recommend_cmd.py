@@ -36,12 +36,20 @@ def recommend_cmd(
     as_markdown: bool = typer.Option(
         False, "--markdown", help="Print the Markdown report (for a PR comment)."
     ),
+    grid: bool = typer.Option(
+        False, "--grid", help="With DATASET: measure the whole grid instead of tuning."
+    ),
 ) -> None:
-    """Read a run's results and recommend a DataLoader configuration; writes .md, .html and .json beside the run."""
+    """Recommend a DataLoader configuration from a run (or tune DATASET first) a DataLoader configuration; writes .md, .html and .json beside the run."""
     if dataset is not None:
-        from dltune.cli.bench_cmd import do_bench
+        if grid:
+            from dltune.cli.bench_cmd import do_bench
 
-        _, folder = do_bench(dataset, config, out_dir=out_dir)
+            _, folder = do_bench(dataset, config, out_dir=out_dir)
+        else:
+            from dltune.cli.tune_cmd import do_tune
+
+            _, folder = do_tune(dataset, config, out_dir=out_dir)
     else:
         folder = run if run is not None else latest_run(out_dir)
     result = load_run(folder)

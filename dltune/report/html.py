@@ -6,7 +6,16 @@ from html import escape
 
 from dltune.recommend import Recommendation
 from dltune.report import plots
-from dltune.report.words import gains, headline, machine_line, scaling_rows, top_rows
+from dltune.report.words import (
+    PREDICTION_HEADER,
+    gains,
+    headline,
+    machine_line,
+    prediction_rows,
+    scaling_rows,
+    top_rows,
+    tuned_line,
+)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -42,6 +51,11 @@ def render(rec: Recommendation) -> str:
         scaling = f"<h2>Scaling over workers (batch size {rec.chosen.batch_size})</h2>" + _table(
             ["workers", "samples/s", "ideal", "of ideal"], scaling_rows(rec)
         )
+    model = ""
+    if rec.predictions:
+        model = f"<h2>Model: predicted vs measured</h2><p>{escape(tuned_line(rec) or '')}</p>" + _table(
+            PREDICTION_HEADER, prediction_rows(rec)
+        )
     extra = ""
     if rec.excluded or rec.failures:
         extra = "<h2>Excluded and failed</h2>" + _list(
@@ -60,6 +74,7 @@ def render(rec: Recommendation) -> str:
 {"<h2>Next steps</h2>" + _list(b.next_steps) if b.next_steps else ""}
 <div class="plots">{figs}</div>
 {scaling}
+{model}
 <h2>Measured configurations</h2>
 {_table(["configuration", "samples/s", "95%", "memory", "CPU", ""], top_rows(rec, limit=20))}
 {extra}

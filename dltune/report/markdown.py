@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from dltune.recommend import Recommendation
-from dltune.report.words import gains, headline, machine_line, scaling_rows, top_rows
+from dltune.report.words import (
+    PREDICTION_HEADER,
+    gains,
+    headline,
+    machine_line,
+    prediction_rows,
+    scaling_rows,
+    top_rows,
+    tuned_line,
+)
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -44,6 +53,10 @@ def render(rec: Recommendation) -> str:
     lines += ["### Measured configurations (best first)", ""]
     lines += table(["configuration", "samples/s", "95%", "memory", "CPU", ""], top_rows(rec))
     lines.append("")
+    if rec.predictions:
+        lines += ["### Model: predicted vs measured", "", f"- {tuned_line(rec)}", ""]
+        lines += table(PREDICTION_HEADER, prediction_rows(rec))
+        lines.append("")
     if rec.excluded or rec.failures:
         lines += ["<details><summary>Excluded and failed configurations</summary>", ""]
         lines += [f"- excluded: {e}" for e in rec.excluded] + [f"- failed: {f}" for f in rec.failures]

@@ -25,6 +25,14 @@ def _setup() -> None:
     matplotlib.rcParams["svg.hashsalt"] = "dltune"  # stable element ids: reproducible reports
 
 
+def _finish(ax: object, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)  # type: ignore[attr-defined]
+    ax.set_ylabel(ylabel)  # type: ignore[attr-defined]
+    ax.set_title(title)  # type: ignore[attr-defined]
+    ax.legend(fontsize=8)  # type: ignore[attr-defined]
+    ax.grid(alpha=0.3)  # type: ignore[attr-defined]
+
+
 def _worker_ticks(ax: object, stats: list[ConfigStat]) -> None:
     from matplotlib.ticker import NullFormatter, NullLocator
 
@@ -75,11 +83,7 @@ def throughput_vs_workers(rec: Recommendation) -> str:
         zorder=5,
     )
     _worker_ticks(ax, rec.ranked)
-    ax.set_xlabel("num_workers")
-    ax.set_ylabel("samples / s")
-    ax.set_title("Throughput vs workers")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _finish(ax, "num_workers", "samples / s", "Throughput vs workers")
     return _svg(fig)
 
 
@@ -92,11 +96,7 @@ def memory_vs_workers(rec: Recommendation) -> str:
         xs = sorted(ws)
         ax.plot(xs, [ws[x] / 2**20 for x in xs], marker="s", label=f"batch {bs}")
     _worker_ticks(ax, rec.ranked)
-    ax.set_xlabel("num_workers")
-    ax.set_ylabel("peak memory, PSS (MiB)")
-    ax.set_title("Memory vs workers")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _finish(ax, "num_workers", "peak memory, PSS (MiB)", "Memory vs workers")
     return _svg(fig)
 
 
@@ -131,9 +131,5 @@ def throughput_vs_memory(rec: Recommendation) -> str:
         label="chosen",
         zorder=5,
     )
-    ax.set_xlabel("peak memory, PSS (MiB)")
-    ax.set_ylabel("samples / s")
-    ax.set_title("Throughput vs memory")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _finish(ax, "peak memory, PSS (MiB)", "samples / s", "Throughput vs memory")
     return _svg(fig)

@@ -9,7 +9,16 @@ from rich.table import Table
 from rich.text import Text
 
 from dltune.recommend import Recommendation
-from dltune.report.words import gains, headline, machine_line, scaling_rows, top_rows
+from dltune.report.words import (
+    PREDICTION_HEADER,
+    gains,
+    headline,
+    machine_line,
+    prediction_rows,
+    scaling_rows,
+    top_rows,
+    tuned_line,
+)
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
@@ -54,5 +63,11 @@ def render(rec: Recommendation) -> RenderableType:
             top_rows(rec),
         )
     )
+    if rec.predictions:
+        parts.append(
+            _table(
+                f"Model: predicted vs measured ({tuned_line(rec)})", PREDICTION_HEADER, prediction_rows(rec)
+            )
+        )
     parts.append(Text(f"{rec.considered} configurations considered; {machine_line(rec)}", style="dim"))
     return Group(*parts)

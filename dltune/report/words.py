@@ -87,3 +87,28 @@ def machine_line(rec: Recommendation) -> str:
         f"{human_bytes(mem.get('total', 0))} RAM, /dev/shm {human_bytes(mem.get('shm_total', 0))}, {gpu}; "
         f"torch {hw.get('torch', '?')}"
     )
+
+
+def tuned_line(rec: Recommendation) -> str | None:
+    if not rec.tuned:
+        return None
+    return (
+        f"tuned adaptively: {rec.tuned.get('trials')} trials instead of the grid's {rec.tuned.get('grid_size')} "
+        "configurations (`dltune bench` measures the whole grid)"
+    )
+
+
+def prediction_rows(rec: Recommendation) -> list[list[str]]:
+    return [
+        [
+            p["key"],
+            f"{p['predicted']:,.0f}",
+            f"{p['measured']:,.0f}",
+            f"{p['error']:+.0%}" if p.get("error") is not None else "-",
+            p["bound"],
+        ]
+        for p in rec.predictions
+    ]
+
+
+PREDICTION_HEADER = ["configuration", "predicted samples/s", "measured", "error", "predicted bound"]

@@ -1,0 +1,109 @@
+"""Side-by-side measurement for the regression check: ABBA rounds, and old code from a git ref.
+
+Round r measures, per configuration, A then B when r is even and B then A when odd, so a slow
+drift of the machine weighs on both sides equally and each round gives one adjacent pair.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from dltune.bench.settings import MeasureSettings
+from dltune.bench.trial import run_trial
+from dltune.engine.config import LoaderConfig
+from dltune.engine.dataset_file import split_target
+from dltune.errors import BenchmarkError, UsageError
+from dltune.model import TrialResult
+
+Samples = dict[str, list[float]]
+
+
+def _rate(t: TrialResult, side: str) -> float:
+    if not t.ok or t.metrics is None:
+        raise BenchmarkError(f"the {side} side failed on {t.key}: {t.status}: {t.reason}", t.hint)
+    return t.metrics.samples_per_s
+
+
+def abba(
+    base: str,
+    candidate: str,
+    configs: Sequence[LoaderConfig],
+    settings: MeasureSettings,
+    rounds: int,
+    on_trial: Callable[[int, int], None] = lambda done, total: None,
+    trial_runner: Callable[..., TrialResult] = run_trial,
+) -> tuple[Samples, Samples]:
+    """Throughputs of base and candidate per configuration key, measured in interleaved pairs."""
+    a: Samples = {c.key(): [] for c in configs}
+    b: Samples = {c.key(): [] for c in configs}
+    total, done = rounds * len(configs) * 2, 0
+    for r in range(rounds):
+        for cfg in configs:
+            order = [("base", base), ("candidate", candidate)]
+            for side, target in order if r % 2 == 0 else order[::-1]:
+                rate = _rate(trial_runner(target, cfg, settings, repeat=r), side)
+                (a if side == "base" else b)[cfg.key()].append(rate)
+                done += 1
+                on_trial(done, total)
+    return a, b
+
+
+def repeat(
+    target: str,
+    configs: Sequence[LoaderConfig],
+    settings: MeasureSettings,
+    rounds: int,
+    on_trial: Callable[[int, int], None] = lambda done, total: None,
+    trial_runner: Callable[..., TrialResult] = run_trial,
+) -> Samples:
+    """Throughputs of one target per configuration, configurations interleaved round by round."""
+    out: Samples = {c.key(): [] for c in configs}
+    total, done = rounds * len(configs), 0
+    for r in range(rounds):
+        for cfg in configs:
+            out[cfg.key()].append(_rate(trial_runner(target, cfg, settings, repeat=r), "current"))
+            done += 1
+            on_trial(done, total)
+    return out
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise UsageError(
+            "--against needs git, and git is not installed", "install git, or use --baseline"
+        ) from None
+    if proc.returncode != 0:
+        raise UsageError(
+            f"git {' '.join(args)} failed: {proc.stderr.strip()}",
+            "check the ref exists (git fetch it first in CI: actions/checkout with fetch-depth: 0)",
+        )
+    return proc.stdout.strip()
+
+
+@contextlib.contextmanager
+def checkout_at(target: str, ref: str) -> Iterator[str]:
+    """The dataset target as it was at ``ref``: the repository checked out in a temporary worktree."""
+    source, attr = split_target(target)
+    path = Path(source).resolve()
+    if not path.is_file():
+        raise UsageError(f"--against needs a dataset file path; {source} is not a file")
+    top = Path(_git(["rev-parse", "--show-toplevel"], path.parent))
+    rel = path.relative_to(top)
+    tmp = Path(tempfile.mkdtemp(prefix="dltune-against-"))
+    worktree = tmp / "base"
+    _git(["worktree", "add", "--detach", str(worktree), ref], top)
+    try:
+        old = worktree / rel
+        if not old.is_file():
+            raise UsageError(f"{rel} does not exist at {ref}", "pick a ref where the dataset file exists")
+        yield f"{old}:{attr}" if attr != "dataset" else str(old)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=top, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)

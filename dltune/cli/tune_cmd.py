@@ -1,0 +1,58 @@
+"""dltune tune DATASET: the grid's best configuration in a fraction of the grid's time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dltune.bench.tune import run_tune
+from dltune.cli.app import app
+from dltune.cli.bench_cmd import live, resolve_space
+from dltune.cli.console import err, out
+from dltune.hardware.facts import probe
+from dltune.model import RunResult
+from dltune.recommend import recommend
+from dltune.report import terminal
+from dltune.report.files import write_reports
+from dltune.store import DEFAULT_ROOT
+
+
+def do_tune(
+    dataset: str, config: str = "default", *, out_dir: Path = DEFAULT_ROOT, **overrides: object
+) -> tuple[RunResult, Path]:
+    space, settings = resolve_space(config, **overrides)  # type: ignore[arg-type]
+    hw = probe()
+
+    def work(on_event: object) -> tuple[RunResult, Path]:
+        return run_tune(dataset, space, settings, hw, out_root=out_dir, on_event=on_event)  # type: ignore[arg-type]
+
+    return live(dataset, work)
+
+
+@app.command()
+def tune(
+    dataset: str = typer.Argument(..., help="Dataset file (path/to/file.py[:attr]) or module:attr."),
+    config: str = typer.Option(
+        "default", "--config", "-c", help="The space to search: a name in configs/ or a TOML path."
+    ),
+    workers: str | None = typer.Option(None, "--workers", "-w", help="Worker counts, e.g. 0,2,4,8."),
+    batch_size: str | None = typer.Option(None, "--batch-size", "-b", help="Batch sizes, e.g. 32,64."),
+    prefetch: str | None = typer.Option(None, "--prefetch", help="prefetch_factor values, e.g. 2,4."),
+    step_ms: float | None = typer.Option(None, "--step-ms", help="Simulated training step per batch, in ms."),
+    out_dir: Path = typer.Option(DEFAULT_ROOT, "--out", help="Folder for run results."),
+) -> None:
+    """Calibrate, predict every configuration from measured stage costs, measure only the promising ones."""
+    run, folder = do_tune(
+        dataset,
+        config,
+        out_dir=out_dir,
+        workers=workers,
+        batch_size=batch_size,
+        prefetch=prefetch,
+        step_ms=step_ms,
+    )
+    rec = recommend(run)
+    paths = write_reports(rec, folder)
+    out.print(terminal.render(rec))
+    err.print(f"Saved to {folder}; reports: {paths['markdown']}, {paths['html']}")

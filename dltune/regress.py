@@ -1,0 +1,88 @@
+"""Baseline vs current throughput -> a verdict with its statistics (pure).
+
+- regression: the median drop exceeds the threshold AND the one-sided test says 'slower' (p < alpha);
+- inconclusive: no such evidence, but the 95% interval of the ratio still reaches below
+  1 - threshold, so a drop of that size cannot be ruled out with this much noise;
+- speedup: faster beyond the threshold (reported, never failed);
+- pass: a drop of threshold size is ruled out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dltune.stats import Comparison, compare, compare_paired
+
+PASS, REGRESSION, INCONCLUSIVE, SPEEDUP = "pass", "regression", "inconclusive", "speedup"
+_SEVERITY = {REGRESSION: 3, INCONCLUSIVE: 2, PASS: 1, SPEEDUP: 0}
+
+
+@dataclass(frozen=True)
+class ConfigVerdict:
+    key: str
+    verdict: str
+    reason: str
+    baseline: list[float]
+    candidate: list[float]
+    comparison: Comparison | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    mode: str
+    """'against' (same-job ABBA) or 'baseline' (stored figures)."""
+    target: str
+    threshold: float
+    alpha: float
+    verdicts: list[ConfigVerdict]
+    notes: list[str] = field(default_factory=list)
+    reference: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if not self.verdicts:
+            return INCONCLUSIVE
+        return max((v.verdict for v in self.verdicts), key=_SEVERITY.__getitem__)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict
+        d["kind"] = "dltune.check"
+        return d
+
+
+def judge(
+    key: str,
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    threshold: float,
+    alpha: float,
+    paired: bool,
+) -> ConfigVerdict:
+    base, cand = list(baseline), list(candidate)
+    if len(base) < 2 or len(cand) < 2:
+        return ConfigVerdict(
+            key, INCONCLUSIVE, "fewer than two measurements on a side: nothing to compare", base, cand, None
+        )
+    c = compare_paired(base, cand) if paired else compare(base, cand)
+    change = f"{c.ratio - 1:+.1%} (95% interval {c.ratio_low - 1:+.1%} to {c.ratio_high - 1:+.1%}), p={c.p_slower:.3f}"
+    if c.ratio < 1 - threshold and c.p_slower < alpha:
+        return ConfigVerdict(
+            key, REGRESSION, f"slower by {1 - c.ratio:.1%} > {threshold:.0%}: {change}", base, cand, c
+        )
+    if c.ratio > 1 + threshold and c.ratio_low > 1:
+        return ConfigVerdict(key, SPEEDUP, f"faster: {change}", base, cand, c)
+    if c.ratio_low < 1 - threshold:
+        return ConfigVerdict(
+            key,
+            INCONCLUSIVE,
+            f"noise {c.noise:.1%} is too high to rule out a {threshold:.0%} drop with {c.n_candidate} measurements: "
+            f"{change}; add rounds (--rounds) or raise --threshold",
+            base,
+            cand,
+            c,
+        )
+    return ConfigVerdict(key, PASS, f"no drop beyond {threshold:.0%}: {change}", base, cand, c)

@@ -1,0 +1,94 @@
+"""Adaptive tuning on known throughput surfaces (a fake trial runner), and the stage-cost model."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dltune.bench.settings import MeasureSettings
+from dltune.bench.space import DatasetFacts, SweepSpace, expand
+from dltune.bench.tune import run_tune
+from dltune.engine.config import LoaderConfig
+from dltune.hardware.cpu import CpuFacts
+from dltune.hardware.facts import HardwareFacts
+from dltune.hardware.memory import MemoryFacts
+from dltune.recommend import recommend
+from dltune.tune_model import StageCosts, predict, promising_workers
+
+from .synthetic import trial
+
+HW = HardwareFacts(
+    cpu=CpuFacts(8, 8, 8, None, 8),
+    memory=MemoryFacts(64 << 30, 60 << 30, 0, 0, None, None, 32 << 30, 32 << 30, 1024, 4096),
+)
+SPACE = SweepSpace(workers=(0, 1, 2, 4, 8, 16, 32), batch_size=(32, 64, 128), prefetch_factor=(2, 4))
+
+
+def cpu_bound(w: int, bs: int) -> tuple[float, float, float]:
+    """(rate, workers CPU %, main CPU %): 100/s per worker, 1 core each, flat then declining past 8 cores."""
+    if w == 0:
+        return 110.0, 100.0, 100.0
+    rate = min(100.0 * w, 780.0) - (5.0 * (w - 8) if w > 8 else 0) + bs / 64
+    return rate, min(100.0 * w, 790.0), 8.0
+
+
+def latency_bound(w: int, bs: int) -> tuple[float, float, float]:
+    if w == 0:
+        return 100.0, 10.0, 10.0
+    return 100.0 * w * (1 + bs / 6400), 10.0 * w, 2.0 + 0.05 * w
+
+
+def transfer_bound(w: int, bs: int) -> tuple[float, float, float]:
+    if w == 0:
+        return 5000.0 + bs, 100.0, 100.0
+    return min(300.0 * w, 900.0), 30.0 * w, 95.0
+
+
+def fake_runner(truth: Callable[[int, int], tuple[float, float, float]], calls: list[str]):
+    def run(
+        target: str,
+        config: LoaderConfig,
+        settings: MeasureSettings,
+        *,
+        role: str = "sweep",
+        repeat: int = 0,
+        **kw,
+    ) -> object:
+        rate, cpu, main = truth(config.num_workers, config.batch_size or 1)
+        rate *= 1 + 0.01 * ((len(calls) * 7919) % 5 - 2) / 2  # +-1% deterministic jitter
+        calls.append(config.key())
+        t = trial(config.num_workers, rate, bs=config.batch_size or 1, cpu=cpu, main_cpu=main, spread=0.02)
+        return dataclasses.replace(t, key=config.key(), config=config.to_dict(), role=role, repeat=repeat)
+
+    return run
+
+
+@pytest.mark.parametrize("truth", [cpu_bound, latency_bound, transfer_bound], ids=lambda f: f.__name__)
+def test_tune_finds_the_grid_best_with_few_trials(truth, write_file, tmp_path: Path) -> None:
+    target = str(write_file("tune_ds", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+    calls: list[str] = []
+    run, _ = run_tune(
+        target, SPACE, MeasureSettings(), HW, out_root=tmp_path, trial_runner=fake_runner(truth, calls)
+    )
+    planned, _ = expand(SPACE, HW, DatasetFacts())
+    grid_best = max(truth(p.config.num_workers, p.config.batch_size or 1)[0] for p in planned)
+    rec = recommend(run)
+    true_rate = truth(rec.chosen.workers, rec.chosen.batch_size or 1)[0]
+    assert true_rate >= 0.95 * grid_best, (rec.chosen.key, true_rate, grid_best)
+    assert len(calls) <= 0.3 * len(planned), (len(calls), len(planned))
+    assert run.tuning and run.tuning["grid_size"] == len(planned)
+    assert rec.predictions and all(p["predicted"] > 0 for p in rec.predictions)
+
+
+def test_model_bounds() -> None:
+    cpu = StageCosts(r0=110, r1=100, worker_cpu=1.0, main_cpu_per_sample=0.0001, cores=8)
+    assert predict(cpu, 0) == 110 and predict(cpu, 4) == 400 and predict(cpu, 32) == 800
+    waiting = StageCosts(r0=100, r1=100, worker_cpu=0.1, main_cpu_per_sample=0.0001, cores=8)
+    assert predict(waiting, 32) == 3200  # latency-bound: past the core count
+    assert promising_workers(waiting, [0, 1, 2, 4, 8, 16, 32]) == [32]
+    assert promising_workers(cpu, [0, 1, 2, 4, 8, 16, 32]) == [8, 16, 32]
+    tiny = StageCosts(r0=5000, r1=300, worker_cpu=0.3, main_cpu_per_sample=1 / 900, cores=8)
+    assert predict(tiny, 8) == pytest.approx(900) and promising_workers(tiny, [0, 1, 2, 4, 8]) == [0]
