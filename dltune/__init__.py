@@ -1,5 +1,10 @@
 """dltune: profile and tune PyTorch DataLoader configurations for your dataset on your machine."""
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
 from dltune.engine import (
     BATCH_SAMPLERS,
     COLLATE,
@@ -14,11 +19,17 @@ from dltune.engine import (
     make_sampler,
 )
 
+if TYPE_CHECKING:
+    from dltune.recommend import Recommendation
+
 __version__ = "0.1.0"
 
 
-def load_recommendation(path: str) -> object:
-    """Read a recommendation saved by ``dltune recommend`` (see dltune.api.load_recommendation)."""
+def load_recommendation(path: str | os.PathLike[str]) -> Recommendation:
+    """Read a recommendation saved by ``dltune recommend`` (its JSON, or the run folder holding it).
+
+    Imported lazily so that ``import dltune`` stays light (no scipy) for code that only builds loaders.
+    """
     from dltune.api import load_recommendation as load
 
     return load(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dltune.errors import ResultsFileError
@@ -10,7 +11,7 @@ from dltune.report.files import RECOMMENDATION_JSON
 from dltune.store import read_json
 
 
-def load_recommendation(path: str | Path) -> Recommendation:
+def load_recommendation(path: str | os.PathLike[str]) -> Recommendation:
     """Read a recommendation written by ``dltune recommend`` (its JSON file, or the run folder holding it).
 
     ``rec.loader`` holds the DataLoader keyword arguments, ``rec.loader_config`` the LoaderConfig;

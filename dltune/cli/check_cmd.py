@@ -39,7 +39,7 @@ def _configs(config: str, hw: HardwareFacts) -> list[LoaderConfig]:
     return [p.config for p in planned if p.role == "sweep"]
 
 
-def _progress(label: str) -> Progress:
+def _progress() -> Progress:
     return Progress(console=err, transient=True)
 
 
@@ -71,7 +71,7 @@ def baseline_save(
     _, settings = load_space(config)
     configs = _configs(config, hw)
     n = rounds or settings.repeats
-    with _progress("baseline") as prog:
+    with _progress() as prog:
         task = prog.add_task("measuring baseline", total=n * len(configs))
         samples = repeat(dataset, configs, settings, n, lambda d, t: prog.update(task, completed=d))
     import torch
@@ -140,7 +140,7 @@ def check(
 
         settings = MeasureSettings.from_dict(saved["settings"])
         n = rounds or max(len(c["samples"]) for c in saved["configs"])
-        with _progress("check") as prog:
+        with _progress() as prog:
             task = prog.add_task("measuring current", total=n * len(configs))
             current = repeat(dataset, configs, settings, n, lambda d, t: prog.update(task, completed=d))
         thr = threshold if threshold is not None else STORED_THRESHOLD
@@ -154,7 +154,7 @@ def check(
         configs = _configs(config, hw)
         n = rounds or settings.repeats
         assert against is not None
-        with checkout_at(dataset, against) as base_target, _progress("check") as prog:
+        with checkout_at(dataset, against) as base_target, _progress() as prog:
             task = prog.add_task(f"ABBA: {against} vs working tree", total=2 * n * len(configs))
             a, b = abba(
                 base_target, dataset, configs, settings, n, lambda d, t: prog.update(task, completed=d)

@@ -40,7 +40,7 @@ def recommend_cmd(
         False, "--grid", help="With DATASET: measure the whole grid instead of tuning."
     ),
 ) -> None:
-    """Recommend a DataLoader configuration from a run (or tune DATASET first) a DataLoader configuration; writes .md, .html and .json beside the run."""
+    """The DataLoader configuration to use and why, from a run (or tune DATASET first); writes .md/.html/.json."""
     if dataset is not None:
         if grid:
             from dltune.cli.bench_cmd import do_bench
