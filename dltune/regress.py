@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -53,6 +54,18 @@ class CheckResult:
         return d
 
 
+def smallest_p(n_base: int, n_cand: int, paired: bool) -> float:
+    """The smallest one-sided p-value the exact test can give with this many measurements."""
+    return 0.5**n_cand if paired else 1 / math.comb(n_base + n_cand, n_cand)
+
+
+def rounds_needed(alpha: float, paired: bool) -> int:
+    n = 2
+    while smallest_p(n, n, paired) >= alpha:
+        n += 1
+    return n
+
+
 def judge(
     key: str,
     baseline: Sequence[float],
@@ -66,6 +79,17 @@ def judge(
     if len(base) < 2 or len(cand) < 2:
         return ConfigVerdict(
             key, INCONCLUSIVE, "fewer than two measurements on a side: nothing to compare", base, cand, None
+        )
+    if smallest_p(len(base), len(cand), paired) >= alpha:
+        need = rounds_needed(alpha, paired)
+        return ConfigVerdict(
+            key,
+            INCONCLUSIVE,
+            f"{len(cand)} measurements can never reach significance at alpha={alpha} "
+            f"(smallest possible p = {smallest_p(len(base), len(cand), paired):.3f}); use --rounds {need} or more",
+            base,
+            cand,
+            None,
         )
     c = compare_paired(base, cand) if paired else compare(base, cand)
     change = f"{c.ratio - 1:+.1%} (95% interval {c.ratio_low - 1:+.1%} to {c.ratio_high - 1:+.1%}), p={c.p_slower:.3f}"

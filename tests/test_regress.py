@@ -44,6 +44,8 @@ def test_noise_too_high_is_inconclusive_not_a_guess() -> None:
     v = judge("k", BASE, noisy, threshold=0.05, alpha=0.05, paired=True)
     assert v.verdict == INCONCLUSIVE and "too high to rule out a 5% drop" in v.reason
     assert judge("k", BASE[:1], BASE[:1], threshold=0.05, alpha=0.05, paired=False).verdict == INCONCLUSIVE
+    few = judge("k", BASE[:3], [b * 0.5 for b in BASE[:3]], threshold=0.05, alpha=0.05, paired=True)
+    assert few.verdict == INCONCLUSIVE and "use --rounds 5 or more" in few.reason  # 1/2**3 = 0.125 > 0.05
 
 
 def test_overall_verdict_is_the_worst() -> None:
@@ -136,7 +138,7 @@ min_batches = 6
 min_seconds = 0.2
 max_seconds = 2
 segments = 3
-repeats = 3
+repeats = 5
 """
 
 
