@@ -180,10 +180,11 @@ def _defaults(stats: Sequence[ConfigStat], bs: int | None) -> ConfigStat | None:
 
 
 def _cores_rule(stats: Sequence[ConfigStat], bs: int | None, cores: int) -> ConfigStat | None:
-    """num_workers = cores, prefetch 2, no pinning: the common rule of thumb (persistent or not)."""
+    """num_workers = cores with DataLoader's other defaults (prefetch 2, no pinning, workers not persistent):
+    the rule of thumb as usually applied. None when it was not measured: no comparison beats a wrong one."""
     return _find(
         stats, num_workers=cores, batch_size=bs, prefetch_factor=2, pinning="off", persistent_workers=False
-    ) or _find(stats, num_workers=cores, batch_size=bs, prefetch_factor=2, pinning="off")
+    )
 
 
 def scaling_curve(stats: Sequence[ConfigStat], chosen: ConfigStat, cores: int) -> list[ScalingPoint]:

@@ -92,3 +92,15 @@ def test_model_bounds() -> None:
     assert promising_workers(cpu, [0, 1, 2, 4, 8, 16, 32]) == [8, 16, 32]
     tiny = StageCosts(r0=5000, r1=300, worker_cpu=0.3, main_cpu_per_sample=1 / 900, cores=8)
     assert predict(tiny, 8) == pytest.approx(900) and promising_workers(tiny, [0, 1, 2, 4, 8]) == [0]
+
+
+def test_a_small_grid_is_measured_whole(write_file, tmp_path: Path) -> None:
+    target = str(write_file("tune_small", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+    calls: list[str] = []
+    space = SweepSpace(workers=(0, 2, 4), batch_size=(64,), prefetch_factor=(2,))
+    run, _ = run_tune(
+        target, space, MeasureSettings(), HW, out_root=tmp_path, trial_runner=fake_runner(cpu_bound, calls)
+    )
+    planned, _ = expand(space, HW, DatasetFacts())
+    assert sorted(calls) == sorted(p.config.key() for p in planned)  # every configuration once, nothing more
+    assert run.tuning == {"grid_size": len(planned), "trials": len(planned), "exhaustive": True}

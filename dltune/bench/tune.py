@@ -31,6 +31,9 @@ from dltune.stats import summarize
 from dltune.store import save_run
 from dltune.tune_model import StageCosts, bound, predict, promising_workers
 
+SMALL_GRID = 10
+"""Grids of at most this many configurations are measured whole: tuning would not save time."""
+
 
 def _screen_settings(s: MeasureSettings) -> MeasureSettings:
     return dataclasses.replace(
@@ -123,6 +126,16 @@ def run_tune(
         )
         return t
 
+    if len(sweep) <= SMALL_GRID:
+        # a grid this small costs less to measure whole than to calibrate, screen and halve
+        for p in planned:
+            measure(p.config, settings, p.role)
+        run = dataclasses.replace(
+            run, tuning={"grid_size": len(planned), "trials": len(trials), "exhaustive": True}, complete=True
+        )
+        save_run(run, folder)
+        on_event(Event("done", run, total=len(trials), folder=folder))
+        return run, folder
     # 1. calibration
     c0 = _pick(sweep, num_workers=0, batch_size=mid, pinning="off") or _pick(sweep, num_workers=0)
     smallest = min((w for w in worker_choices if w > 0), default=None)
