@@ -25,6 +25,10 @@ def _setup() -> None:
     matplotlib.rcParams["svg.hashsalt"] = "dltune"  # stable element ids: reproducible reports
 
 
+def _mark_chosen(ax: object, x: float, y: float) -> None:
+    ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=2, label="chosen", zorder=5)  # type: ignore[attr-defined]
+
+
 def _finish(ax: object, xlabel: str, ylabel: str, title: str) -> None:
     ax.set_xlabel(xlabel)  # type: ignore[attr-defined]
     ax.set_ylabel(ylabel)  # type: ignore[attr-defined]
@@ -72,16 +76,7 @@ def throughput_vs_workers(rec: Recommendation) -> str:
             label=f"ideal: min(workers, {rec.usable_cores} cores) x 1 worker",
         )
     ax.axvline(rec.usable_cores, color="grey", lw=0.8, ls=":")
-    ax.scatter(
-        [rec.chosen.workers],
-        [rec.chosen.rate],
-        s=160,
-        facecolors="none",
-        edgecolors="red",
-        lw=2,
-        label="chosen",
-        zorder=5,
-    )
+    _mark_chosen(ax, rec.chosen.workers, rec.chosen.rate)
     _worker_ticks(ax, rec.ranked)
     _finish(ax, "num_workers", "samples / s", "Throughput vs workers")
     return _svg(fig)
@@ -121,15 +116,6 @@ def throughput_vs_memory(rec: Recommendation) -> str:
     ax.plot(
         [s.memory / 2**20 for s in front], [s.rate for s in front], "g-", marker="o", label="Pareto front"
     )
-    ax.scatter(
-        [rec.chosen.memory / 2**20],
-        [rec.chosen.rate],
-        s=160,
-        facecolors="none",
-        edgecolors="red",
-        lw=2,
-        label="chosen",
-        zorder=5,
-    )
+    _mark_chosen(ax, rec.chosen.memory / 2**20, rec.chosen.rate)
     _finish(ax, "peak memory, PSS (MiB)", "samples / s", "Throughput vs memory")
     return _svg(fig)
