@@ -118,8 +118,15 @@ def preflight_and_plan(
     """Preflight the dataset, create the run and its folder, and plan (saved before any trial runs)."""
     run = new_run(target, space, settings, hardware, preflight(target, settings), name)
     folder = new_run_dir(out_root, run.name)
+    return _planned(run, folder, hardware, space)
+
+
+def _planned(
+    run: RunResult, folder: Path, hardware: HardwareFacts, space: SweepSpace
+) -> tuple[RunResult, Path, list[Planned], list[Pruned]]:
+    """Plan a run (new or resumed), record what was dropped and why, and save it."""
     planned, pruned = plan(run, hardware, space)
-    run = replace(run, pruned=[{"key": p.key, "reason": p.reason} for p in pruned])
+    run = replace(run, pruned=[{"key": p.key, "reason": p.reason} for p in pruned], complete=False)
     save_run(run, folder)
     return run, folder, planned, pruned
 
@@ -139,13 +146,11 @@ def run_bench(
 ) -> tuple[RunResult, Path]:
     """Measure every planned configuration (``settings.repeats`` times, interleaved) and save as it goes."""
     if resume is not None and resume_dir is not None:
-        run, folder = resume, resume_dir
+        run, folder, planned, pruned = _planned(resume, resume_dir, hardware, space)
     else:
-        run = new_run(target, space, settings, hardware, preflight(target, settings), name)
-        folder = new_run_dir(out_root, run.name)
-    planned, pruned = plan(run, hardware, space)
-    run = replace(run, pruned=[{"key": p.key, "reason": p.reason} for p in pruned], complete=False)
-    save_run(run, folder)
+        run, folder, planned, pruned = preflight_and_plan(
+            target, space, settings, hardware, out_root=out_root, name=name
+        )
     on_event(
         Event("planned", run, total=len(planned) * settings.repeats, pruned=tuple(pruned), folder=folder)
     )

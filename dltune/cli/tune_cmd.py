@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from dltune.bench.runner import Event
 from dltune.bench.tune import run_tune
 from dltune.cli.app import app
 from dltune.cli.bench_cmd import live, resolve_space
@@ -19,13 +22,13 @@ from dltune.store import DEFAULT_ROOT
 
 
 def do_tune(
-    dataset: str, config: str = "default", *, out_dir: Path = DEFAULT_ROOT, **overrides: object
+    dataset: str, config: str = "default", *, out_dir: Path = DEFAULT_ROOT, **overrides: Any
 ) -> tuple[RunResult, Path]:
-    space, settings = resolve_space(config, **overrides)  # type: ignore[arg-type]
+    space, settings = resolve_space(config, **overrides)
     hw = probe()
 
-    def work(on_event: object) -> tuple[RunResult, Path]:
-        return run_tune(dataset, space, settings, hw, out_root=out_dir, on_event=on_event)  # type: ignore[arg-type]
+    def work(on_event: Callable[[Event], None]) -> tuple[RunResult, Path]:
+        return run_tune(dataset, space, settings, hw, out_root=out_dir, on_event=on_event)
 
     return live(dataset, work)
 
