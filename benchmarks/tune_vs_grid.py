@@ -7,7 +7,7 @@ Goals (issue: tuning): tuned / grid best >= 0.95 and tune wall time / grid wall 
 Goals (issue: recommend): recommended / grid best >= 0.95, >= 1.0 against defaults and the cores rule.
 Also prints the model's prediction error for every configuration tuning measured.
 
-    python benchmarks/tune_vs_grid.py [--rounds 3] [--examples image_folder,stream] [--config default]
+    python benchmarks/tune_vs_grid.py [--rounds 5] [--examples image_folder,stream] [--config default]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ALL = ("image_folder", "imbalanced", "detection", "text", "stream")
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--examples", default=",".join(ALL))
     ap.add_argument("--config", default="default")
     args = ap.parse_args()

@@ -102,8 +102,19 @@ def pool(trials: Iterable[TrialResult]) -> list[ConfigStat]:
     return sorted(stats, key=lambda s: -s.rate)
 
 
-def _cost(s: ConfigStat) -> tuple[float, ...]:
-    return (s.workers, s.memory, s.config.get("prefetch_factor") or 0, -s.rate)
+MEMORY_SLACK = 0.10
+"""Memory figures within 10% (and 32 MiB) of the smallest are the same cost: measured peaks move that much
+from trial to trial, and more when trials share an interpreter (tuning)."""
+
+
+def cheapest(ties: Sequence[ConfigStat]) -> ConfigStat:
+    """Fewest workers; then, among those, the least memory (within MEMORY_SLACK); then the least
+    prefetch; then the fastest."""
+    fewest = min(s.workers for s in ties)
+    pool = [s for s in ties if s.workers == fewest]
+    lightest = min(s.memory for s in pool)
+    pool = [s for s in pool if s.memory <= lightest * (1 + MEMORY_SLACK) + (32 << 20)]
+    return min(pool, key=lambda s: (s.config.get("prefetch_factor") or 0, -s.rate))
 
 
 def is_tie(best: ConfigStat, other: ConfigStat) -> bool:
@@ -370,7 +381,7 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
         )
     best = candidates[0]
     ties = [s for s in candidates if is_tie(best, s)]
-    chosen = min(ties, key=_cost)
+    chosen = cheapest(ties)
     ref_bs = chosen.batch_size
     defaults = _defaults(stats, ref_bs)
     cores_rule = _cores_rule(stats, ref_bs, cores)

@@ -31,6 +31,15 @@ def test_a_noisy_cheaper_config_is_not_a_tie_when_clearly_slower() -> None:
     assert rec.chosen.workers == 4  # 6% slower is never a tie, however wide its interval
 
 
+def test_ties_do_not_turn_on_memory_noise() -> None:
+    # same workers, 2% apart in memory (trial-to-trial noise): less prefetch wins, not the lighter peak
+    rec = recommend(run(trial(4, 1000, pf=4, mem_mib=300), trial(4, 995, pf=2, mem_mib=306)))
+    assert rec.chosen.config["prefetch_factor"] == 2
+    # a real memory difference still decides
+    rec = recommend(run(trial(4, 1000, pf=4, mem_mib=300), trial(4, 995, pf=2, mem_mib=900)))
+    assert rec.chosen.config["prefetch_factor"] == 4
+
+
 def test_constraints() -> None:
     r = cpu_bound_run()
     assert recommend(r, Constraints(max_workers=4)).chosen.workers == 4

@@ -192,3 +192,44 @@ def test_interrupt_keeps_finished_trials_and_resume_finishes(write_file, tmp_pat
     assert run.complete and sorted(t.key for t in run.trials) == sorted(
         ["w0-b8-off", "w1-b8-pf2-off-persist", "w2-b8-pf2-off-persist"]
     )
+
+
+def test_one_interpreter_runs_many_trials_and_is_replaced_after_a_failure(write_file, tmp_path: Path) -> None:
+    from dltune.bench.child import WatchedProcess
+
+    imports = tmp_path / "imports.txt"
+    good = dataset_file(write_file, "ds_session", f"pass\nopen({str(imports)!r}, 'a').write('x')")
+    raising = dataset_file(write_file, "ds_session_raises", "if i == 5: raise ValueError('bad record')")
+    hangs = dataset_file(write_file, "ds_session_hangs", "time.sleep(60)")
+    short = MeasureSettings(min_batches=4, min_seconds=0.1, max_seconds=2, segments=2, timeout_s=4)
+    with WatchedProcess() as process:
+        first = run_trial(good, LoaderConfig(batch_size=8, num_workers=2), FAST, process=process)
+        second = run_trial(good, LoaderConfig(batch_size=8), FAST, process=process)
+        assert first.status == OK and second.status == OK and process.started == 1
+        # the dataset file runs again for each trial: no state carried from one configuration to the next
+        assert imports.read_text() == "xx"
+        assert run_trial(raising, LoaderConfig(batch_size=8), FAST, process=process).status == FAILED
+        after = run_trial(good, LoaderConfig(batch_size=8, num_workers=2), FAST, process=process)
+        assert after.status == OK and process.started == 2  # a fresh interpreter after the failure
+        assert run_trial(hangs, LoaderConfig(batch_size=8), short, process=process).status == TIMEOUT
+        last = run_trial(good, LoaderConfig(batch_size=8), FAST, process=process)
+        assert last.status == OK and process.started == 3
+
+
+def test_a_script_without_a_main_guard_can_run_trials(write_file, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    target = dataset_file(write_file, "ds_noguard", "pass")
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        "from dltune.bench.settings import MeasureSettings\n"
+        "from dltune.bench.trial import run_trial\n"
+        "from dltune.engine.config import LoaderConfig\n"
+        "print('script ran')\n"
+        f"t = run_trial({target!r}, LoaderConfig(batch_size=8), MeasureSettings(min_seconds=0.1, timeout_s=20))\n"
+        "print(t.status)\n"
+    )
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["script", "ran", "ok"]  # the trial's child did not run the script again

@@ -47,7 +47,11 @@ def transfer_bound(w: int, bs: int) -> tuple[float, float, float]:
     return min(300.0 * w, 900.0), 30.0 * w, 95.0
 
 
-def fake_runner(truth: Callable[[int, int], tuple[float, float, float]], calls: list[str]):
+def fake_runner(
+    truth: Callable[[int, int], tuple[float, float, float]],
+    calls: list[str],
+    windows: list[float] | None = None,
+):
     def run(
         target: str,
         config: LoaderConfig,
@@ -60,6 +64,8 @@ def fake_runner(truth: Callable[[int, int], tuple[float, float, float]], calls: 
         rate, cpu, main = truth(config.num_workers, config.batch_size or 1)
         rate *= 1 + 0.01 * ((len(calls) * 7919) % 5 - 2) / 2  # +-1% deterministic jitter
         calls.append(config.key())
+        if windows is not None:
+            windows.append(settings.min_seconds)
         t = trial(config.num_workers, rate, bs=config.batch_size or 1, cpu=cpu, main_cpu=main, spread=0.02)
         return dataclasses.replace(t, key=config.key(), config=config.to_dict(), role=role, repeat=repeat)
 
@@ -70,15 +76,24 @@ def fake_runner(truth: Callable[[int, int], tuple[float, float, float]], calls: 
 def test_tune_finds_the_grid_best_with_few_trials(truth, write_file, tmp_path: Path) -> None:
     target = str(write_file("tune_ds", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
     calls: list[str] = []
+    windows: list[float] = []
     run, _ = run_tune(
-        target, SPACE, MeasureSettings(), HW, out_root=tmp_path, trial_runner=fake_runner(truth, calls)
+        target,
+        SPACE,
+        MeasureSettings(),
+        HW,
+        out_root=tmp_path,
+        trial_runner=fake_runner(truth, calls, windows),
     )
     planned, _ = expand(SPACE, HW, DatasetFacts())
     grid_best = max(truth(p.config.num_workers, p.config.batch_size or 1)[0] for p in planned)
     rec = recommend(run)
     true_rate = truth(rec.chosen.workers, rec.chosen.batch_size or 1)[0]
     assert true_rate >= 0.95 * grid_best, (rec.chosen.key, true_rate, grid_best)
-    assert len(calls) <= 0.3 * len(planned), (len(calls), len(planned))
+    # under half the grid's trials, each shorter than a grid trial (1 s windows vs 2 s, in one interpreter);
+    # the wall-time goal itself is measured by benchmarks/tune_vs_grid.py
+    assert all(w < MeasureSettings(min_seconds=2.0).min_seconds for w in windows)
+    assert len(calls) <= 0.45 * len(planned), (len(calls), len(planned), calls)
     assert run.tuning and run.tuning["grid_size"] == len(planned)
     assert rec.predictions and all(p["predicted"] > 0 for p in rec.predictions)
 

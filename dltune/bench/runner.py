@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from dltune import __version__
+from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.settings import MeasureSettings
 from dltune.bench.space import DatasetFacts, Planned, Pruned, SweepSpace, expand, shm_needed
-from dltune.bench.trial import memory_budget, run_child, run_trial
+from dltune.bench.trial import PREFLIGHT_JOB, memory_budget, run_trial
 from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError, DatasetFileError
 from dltune.hardware.facts import HardwareFacts
@@ -40,11 +41,17 @@ class Event:
 TrialRunner = Callable[..., TrialResult]
 
 
-def preflight(target: str, settings: MeasureSettings) -> dict[str, Any]:
+def preflight(
+    target: str, settings: MeasureSettings, process: WatchedProcess | None = None
+) -> dict[str, Any]:
     """Import the dataset and time a few samples in a watched child; a broken dataset stops here."""
     limit, reserve = memory_budget(settings)
-    out = run_child(
-        "preflight", {"target": target}, timeout_s=settings.timeout_s, memory_limit=limit, reserve=reserve
+    watch: dict[str, Any] = {"timeout_s": settings.timeout_s, "memory_limit": limit, "reserve": reserve}
+    payload = {"target": target}
+    out = (
+        process.run(PREFLIGHT_JOB, payload, **watch)
+        if process
+        else run_child(PREFLIGHT_JOB, payload, **watch)
     )
     if out.result is None:
         raise BenchmarkError(
@@ -114,9 +121,10 @@ def preflight_and_plan(
     *,
     out_root: Path,
     name: str | None = None,
+    process: WatchedProcess | None = None,
 ) -> tuple[RunResult, Path, list[Planned], list[Pruned]]:
     """Preflight the dataset, create the run and its folder, and plan (saved before any trial runs)."""
-    run = new_run(target, space, settings, hardware, preflight(target, settings), name)
+    run = new_run(target, space, settings, hardware, preflight(target, settings, process), name)
     folder = new_run_dir(out_root, run.name)
     return _planned(run, folder, hardware, space)
 

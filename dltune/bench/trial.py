@@ -1,17 +1,15 @@
-"""One trial in its own process, watched: a time limit and a memory watchdog.
+"""One trial: build the loader for a configuration and measure it, in a watched child process.
 
-Each trial runs in a fresh interpreter (the spawn start method), as the user's training process
-does: measured side by side, the same loop ran about 5% slower in a child of a forkserver that had
-torch preloaded (benchmarks/overhead.py), so the second that importing torch costs per trial is paid
-for correct numbers. The child imports the dataset file itself. The parent never runs user code: it
-waits for the result on a pipe, watches the time and the machine's free memory, samples the PSS of
-the child and its DataLoader workers about once a second, and kills the whole tree on a hang or a
-memory overrun.
+Each trial of a sweep runs in a fresh interpreter of its own (the spawn start method), as the
+user's training process does: measured side by side, the same loop ran about 5% slower in a child
+of a forkserver that had torch preloaded (benchmarks/overhead.py). Tuning runs its trials one
+after another in one fresh interpreter (``process=``), re-importing the dataset file for each, so
+that no configuration inherits another's dataset state. The child machinery is dltune.bench.child;
+the jobs it runs are here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
 import sys
@@ -20,18 +18,19 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
-import psutil
-
+from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
-from dltune.bench.measure import ProcessSampler, measure_loader, pss_of
-from dltune.bench.metrics import metrics_from_window
+from dltune.bench.measure import ProcessSampler, measure_loader
 from dltune.bench.settings import MeasureSettings
 from dltune.engine.config import LoaderConfig
 from dltune.model import OK, TrialResult
 from dltune.units import human_bytes
+
+TRIAL_JOB = "dltune.bench.trial:trial_job"
+PREFLIGHT_JOB = "dltune.bench.trial:preflight_job"
 
 # ---------------------------------------------------------------- in the child ---------------------
 
@@ -43,7 +42,7 @@ def _quiet() -> None:
 
 def _capture_stderr() -> Any:
     """Send this process's (and its future workers') stderr to a temporary file, read on failure."""
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the life of the trial process
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the trial's life
     sys.stderr.flush()
     os.dup2(log.fileno(), 2)
     return log
@@ -84,7 +83,7 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
     mp.set_start_method(payload.get("default_start_method") or "fork", force=True)
     settings = MeasureSettings.from_dict(payload["settings"])
     try:
-        spec = load_dataset(payload["target"])
+        spec = load_dataset(payload["target"], fresh=True)  # no state left over from an earlier trial
     except DltuneError as exc:
         return {"failure": asdict(Failure("failed", exc.message, exc.hint))}
     try:
@@ -177,135 +176,10 @@ def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"trial": trial_job, "preflight": preflight_job}
-
-
-def _child_main(conn: Any, job: str, payload: dict[str, Any]) -> None:
-    try:
-        conn.send(JOBS[job](payload))
-    except BaseException as exc:  # never let the child die silently: the parent reports this
-        conn.send(
-            {
-                "failure": asdict(
-                    Failure(
-                        "failed",
-                        f"dltune's trial process raised {type(exc).__name__}: {exc}",
-                        "".join(traceback.format_exception(exc)[-4:]),
-                    )
-                )
-            }
-        )
-    finally:
-        conn.close()
-
-
 # ---------------------------------------------------------------- in the parent --------------------
 
-_CONTEXT: Any = None
 #: the start method DataLoader would use in the user's own program, read before dltune changes anything
 DEFAULT_START_METHOD: str = mp.get_start_method(allow_none=True) or mp.get_context().get_start_method()
-
-
-def _context() -> Any:
-    global _CONTEXT
-    if _CONTEXT is None:
-        _CONTEXT = mp.get_context("spawn")
-    return _CONTEXT
-
-
-@dataclass
-class ChildOutcome:
-    result: dict[str, Any] | None
-    exitcode: int | None
-    watchdog: str | None
-    peak_main: int
-    peak_workers: int
-    duration_s: float
-    memory_limit: int
-
-
-def _rss(family: list[psutil.Process]) -> int:
-    total = 0
-    for p in family:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
-
-
-def _kill_tree(proc: psutil.Process) -> None:
-    try:
-        family = proc.children(recursive=True) + [proc]
-    except psutil.Error:
-        family = [proc]
-    for p in family:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    psutil.wait_procs(family, timeout=5)
-
-
-def run_child(
-    job: str,
-    payload: dict[str, Any],
-    *,
-    timeout_s: float,
-    memory_limit: int,
-    reserve: int,
-    poll_s: float = 0.2,
-    pss_every_s: float = 1.0,
-) -> ChildOutcome:
-    """Run a job in a watched child process; kill its whole process tree on timeout or memory overrun."""
-    ctx = _context()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(send, job, payload), daemon=False)
-    start = time.monotonic()
-    proc.start()
-    send.close()
-    watched = psutil.Process(proc.pid)
-    result: dict[str, Any] | None = None
-    watchdog: str | None = None
-    peak_main = peak_workers = main = workers = 0
-    next_pss = start
-    try:
-        while True:
-            now = time.monotonic()
-            try:
-                family = [watched, *watched.children(recursive=True)]
-            except psutil.Error:
-                family = [watched]
-            if now >= next_pss or _rss(family) > memory_limit:  # RSS >= PSS: a cheap upper bound
-                # reading PSS walks every mapping of a process under its memory lock: not too often
-                next_pss = now + pss_every_s
-                main = pss_of(watched)
-                peak_main = max(peak_main, main)
-                workers = sum(pss_of(c) for c in family[1:])
-                peak_workers = max(peak_workers, workers)
-            if now - start > timeout_s:
-                watchdog = "timeout"
-            elif main + workers > memory_limit or psutil.virtual_memory().available < reserve:
-                watchdog = "memory"
-            if watchdog:
-                _kill_tree(watched)
-                break
-            if recv.poll(poll_s):
-                try:
-                    result = recv.recv()
-                except EOFError:
-                    result = None
-                break
-            if not proc.is_alive():
-                break
-    except KeyboardInterrupt:
-        _kill_tree(watched)
-        raise
-    finally:
-        recv.close()
-    proc.join(10)
-    if proc.is_alive():  # workers slow to shut down after the result was sent
-        _kill_tree(watched)
-        proc.join(5)
-    return ChildOutcome(
-        result, proc.exitcode, watchdog, peak_main, peak_workers, time.monotonic() - start, memory_limit
-    )
 
 
 def memory_budget(settings: MeasureSettings) -> tuple[int, int]:
@@ -329,8 +203,13 @@ def run_trial(
     repeat: int = 0,
     shm_needed: int | None = None,
     shm_free: int | None = None,
+    process: WatchedProcess | None = None,
 ) -> TrialResult:
-    """Measure one configuration in its own process. Failures come back as results, never as exceptions."""
+    """Measure one configuration in a watched child: a fresh one, or ``process`` (reused across trials).
+
+    Failures come back as results, never as exceptions."""
+    from dltune.bench.metrics import metrics_from_window  # parent only: the child need not import scipy
+
     limit, reserve = memory_budget(settings)
     payload = {
         "target": target,
@@ -338,8 +217,10 @@ def run_trial(
         "settings": settings.to_dict(),
         "shm_needed": shm_needed,
         "shm_free": shm_free,
+        "default_start_method": DEFAULT_START_METHOD,
     }
-    out = run_child("trial", payload, timeout_s=settings.timeout_s, memory_limit=limit, reserve=reserve)
+    watch: dict[str, Any] = {"timeout_s": settings.timeout_s, "memory_limit": limit, "reserve": reserve}
+    out = process.run(TRIAL_JOB, payload, **watch) if process else run_child(TRIAL_JOB, payload, **watch)
     common: dict[str, Any] = {
         "key": config.key(),
         "config": config.to_dict(),

@@ -2,11 +2,15 @@
 
 1. Calibrate: measure num_workers=0 and num_workers=1 at the middle batch size.
 2. Predict every worker count of the space with the stage-cost model (dltune.tune_model).
-3. Screen, with short windows: every batch size at the knee (the smallest promising worker count),
-   then the other promising worker counts at the best batch size.
-4. Successive halving: the best three get full windows, pooled with what was measured; the better
-   half goes on until the best one's interval separates from the rest; then the winner's other
-   prefetch factors.
+3. Screen: every batch size at the knee (the smallest promising worker count), then the other
+   promising worker counts at the best batch size.
+4. Race (dltune.race): the best three are measured again, in rotating order, and the clearly slower
+   dropped, until one is left, the rest is provably within 4%, or ``max_rounds`` rounds are done;
+   then the winner's neighbours (other prefetch factors, other batch sizes) get one trial each, and
+   those that beat it a last, short race.
+Every trial is shorter than a sweep's (1 s windows by default) and all of them run one after another in one fresh
+interpreter, which re-imports the dataset file for each: starting an interpreter, importing torch
+and the dataset per trial would cost more than the measurements themselves.
 The result is an ordinary run (recommend and the reports read it) whose ``tuning`` field holds the
 stage costs and the prediction for every configuration measured.
 """
@@ -14,20 +18,22 @@ stage costs and the prediction for every configuration measured.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dltune.bench.child import WatchedProcess
 from dltune.bench.runner import Event, preflight_and_plan
 from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import Planned, SweepSpace
+from dltune.bench.space import Planned, Pruned, SweepSpace
 from dltune.bench.trial import run_trial
 from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError
 from dltune.hardware.facts import HardwareFacts
 from dltune.model import RunResult, TrialResult
-from dltune.stats import summarize
+from dltune.race import mean_log, settled, survivors
 from dltune.store import save_run
 from dltune.tune_model import StageCosts, bound, predict, promising_workers
 
@@ -36,11 +42,14 @@ SMALL_GRID = 10
 
 
 def _screen_settings(s: MeasureSettings) -> MeasureSettings:
+    """Shorter windows than the sweep's: tuning repeats trials rather than running long ones (race.py
+    judges the noise). Not much shorter: measured side by side, windows of 0.4 s and 4 batches read
+    w2-b128 on the image example 10% low against full windows; 1 s and 8 batches agreed within 1%."""
     return dataclasses.replace(
         s,
-        min_seconds=min(s.min_seconds, 0.4),
-        max_seconds=min(s.max_seconds, 2.0),
-        min_batches=min(s.min_batches, 6),
+        min_seconds=min(s.min_seconds, max(s.min_seconds / 2, 1.0)),
+        max_seconds=min(s.max_seconds, 4.0),
+        min_batches=min(s.min_batches, 8),
         segments=min(s.segments, 3),
     )
 
@@ -77,15 +86,6 @@ def _rates(trials: list[TrialResult]) -> dict[str, list[float]]:
     return out
 
 
-def _separated(rates: dict[str, list[float]], keys: list[str]) -> bool:
-    """The best key's interval lies above every other's."""
-    ranked = sorted(keys, key=lambda k: -sum(rates[k]) / len(rates[k]))
-    if len(ranked) < 2 or any(len(rates[k]) < 2 for k in ranked[:2]):
-        return False
-    best, second = summarize(rates[ranked[0]]), summarize(rates[ranked[1]])
-    return best.ci_low > second.ci_high
-
-
 def run_tune(
     target: str,
     space: SweepSpace,
@@ -95,12 +95,30 @@ def run_tune(
     out_root: Path,
     name: str | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
-    trial_runner: Callable[..., TrialResult] = run_trial,
-    max_rounds: int = 3,
+    trial_runner: Callable[..., TrialResult] | None = None,
+    max_rounds: int = 2,
 ) -> tuple[RunResult, Path]:
-    run, folder, planned, pruned = preflight_and_plan(
-        target, space, settings, hardware, out_root=out_root, name=name
-    )
+    """Tune in one fresh interpreter (a ``trial_runner`` given replaces it, for tests)."""
+    with WatchedProcess() as process:
+        runner = trial_runner or functools.partial(run_trial, process=process)
+        run, folder, planned, pruned = preflight_and_plan(
+            target, space, settings, hardware, out_root=out_root, name=name, process=process
+        )
+        return _tune(target, run, folder, planned, pruned, settings, hardware, on_event, runner, max_rounds)
+
+
+def _tune(
+    target: str,
+    run: RunResult,
+    folder: Path,
+    planned: list[Planned],
+    pruned: list[Pruned],
+    settings: MeasureSettings,
+    hardware: HardwareFacts,
+    on_event: Callable[[Event], None],
+    trial_runner: Callable[..., TrialResult],
+    max_rounds: int,
+) -> tuple[RunResult, Path]:
     cores = hardware.cpu.usable
     sweep = [p for p in planned if p.role == "sweep"]
     if not sweep:
@@ -126,16 +144,18 @@ def run_tune(
         )
         return t
 
+    def finish(tuning: dict[str, Any]) -> tuple[RunResult, Path]:
+        done = dataclasses.replace(run, trials=tuple(trials), tuning=tuning, complete=True)
+        save_run(done, folder)
+        on_event(Event("done", done, total=len(trials), folder=folder))
+        return done, folder
+
     if len(sweep) <= SMALL_GRID:
-        # a grid this small costs less to measure whole than to calibrate, screen and halve
+        # a grid this small costs less to measure whole than to calibrate, screen and race
         for p in planned:
             measure(p.config, settings, p.role)
-        run = dataclasses.replace(
-            run, tuning={"grid_size": len(planned), "trials": len(trials), "exhaustive": True}, complete=True
-        )
-        save_run(run, folder)
-        on_event(Event("done", run, total=len(trials), folder=folder))
-        return run, folder
+        return finish({"grid_size": len(planned), "trials": len(trials), "exhaustive": True})
+    short = _screen_settings(settings)
     # 1. calibration
     c0 = _pick(sweep, num_workers=0, batch_size=mid, pinning="off") or _pick(sweep, num_workers=0)
     smallest = min((w for w in worker_choices if w > 0), default=None)
@@ -145,8 +165,7 @@ def run_tune(
             "tuning needs num_workers 0 and at least one count above 0 in the space",
             "add them to --workers, or use `dltune bench` for the grid",
         )
-    t0, t1 = measure(c0, settings, "calibration"), measure(c1, settings, "calibration")
-    costs = stage_costs(t0, t1, smallest, cores)
+    costs = stage_costs(measure(c0, short, "calibration"), measure(c1, short, "calibration"), smallest, cores)
     predictions = {p.config.key(): predict(costs, p.config.num_workers) for p in sweep}
     # 2. promising worker counts; the knee is the smallest of them
     keep_workers = promising_workers(costs, worker_choices, most=2)
@@ -159,62 +178,67 @@ def run_tune(
             )
         return _pick(sweep, num_workers=workers, batch_size=batch, prefetch_factor=min_pf)
 
-    screen = _screen_settings(settings)
-
-    def screen_all(configs: list[LoaderConfig | None]) -> list[LoaderConfig]:
-        done = {t.key for t in trials}
-        out = [c for c in configs if c is not None]
+    def screen(configs: list[LoaderConfig | None]) -> list[LoaderConfig]:
+        out = list({c.key(): c for c in configs if c is not None}.values())
         for c in out:
-            if c.key() not in done:
-                measure(c, screen, "screen")
-                done.add(c.key())
+            if c.key() not in {t.key for t in trials}:
+                measure(c, short, "screen")
         return out
 
     def mean_rate(c: LoaderConfig) -> float:
-        r = _rates(trials).get(c.key(), [0.0])
-        return sum(r) / len(r)
+        return mean_log(_rates(trials).get(c.key(), [0.0]))
+
+    def race(alive: list[LoaderConfig], rounds: int) -> LoaderConfig:
+        by_key = {c.key(): c for c in alive}
+        keys = survivors(_rates(trials), list(by_key))
+        for r in range(rounds):
+            if settled(_rates(trials), keys):
+                break
+            for k in keys[r % len(keys) :] + keys[: r % len(keys)]:  # rotate: no one always goes first
+                measure(by_key[k], short, "tune")
+            keys = survivors(_rates(trials), keys)
+        return by_key[keys[0]] if keys else alive[0]
 
     # 3a. batch sizes at the knee; 3b. the other promising worker counts at the best batch size
-    at_knee = screen_all([config(keep_workers[0], b or None) for b in sizes])
+    at_knee = screen([config(keep_workers[0], b or None) for b in sizes])
     best_bs = max(at_knee, key=mean_rate).batch_size if at_knee else mid
-    others = screen_all([config(w, best_bs) for w in keep_workers[1:]])
-    alive = sorted({c.key(): c for c in [*at_knee, *others]}.values(), key=mean_rate, reverse=True)[:3]
-    # 4. successive halving with full windows, pooled with what was measured
-    for _ in range(max_rounds):
-        for cfg in alive:
-            measure(cfg, settings, "tune")
-        alive.sort(key=mean_rate, reverse=True)
-        if len(alive) == 1 or _separated(_rates(trials), [c.key() for c in alive]):
-            break
-        alive = alive[: max(1, len(alive) // 2)] if len(alive) > 2 else alive[:2]
-    winner = max(alive, key=mean_rate)
-    # the winner's other prefetch factors, and DataLoader's defaults at its batch size for comparison
-    extras = [
-        p.config
-        for p in sweep
-        if p.config.num_workers == winner.num_workers
-        and winner.num_workers
-        and p.config.batch_size == winner.batch_size
-        and p.config.pinning == winner.pinning
-        and p.config.key() != winner.key()
-    ]
-    defaults = _pick(planned, num_workers=0, batch_size=winner.batch_size, pinning="off")
-    for cfg in [*extras, *([defaults] if defaults is not None else [])]:
-        if cfg.key() not in {t.key for t in trials}:
-            measure(cfg, settings, "tune" if cfg in extras else "reference")
-    tuning = {
-        "costs": costs.to_dict(),
-        "grid_size": len(planned),
-        "trials": len(trials),
-        "predictions": {
-            p.config.key(): {
-                "predicted": predictions[p.config.key()],
-                "bound": bound(costs, p.config.num_workers),
-            }
-            for p in sweep
-        },
-    }
-    run = dataclasses.replace(run, trials=tuple(trials), tuning=tuning, complete=True)
-    save_run(run, folder)
-    on_event(Event("done", run, total=len(trials), folder=folder))
-    return run, folder
+    screen([config(w, best_bs) for w in keep_workers[1:]])
+    # 4. race the best three measured so far (calibration included); then the winner against its
+    #    neighbours: the same worker count with its other prefetch factors, or other batch sizes
+    by_key = {p.config.key(): p.config for p in sweep}
+    ok = [by_key[k] for k in _rates(trials) if k in by_key]
+    if not ok:
+        raise BenchmarkError(
+            "every configuration tuning measured failed",
+            "see the failures in the run (`dltune recommend --run ...`), or run the grid with `dltune bench`",
+        )
+    winner = race(sorted(ok, key=mean_rate, reverse=True)[:3], max_rounds)
+
+    def neighbour(c: LoaderConfig) -> bool:
+        if c.num_workers != winner.num_workers or c.pinning != winner.pinning or c.key() == winner.key():
+            return False
+        return c.batch_size == winner.batch_size or c.prefetch_factor == winner.prefetch_factor
+
+    variants = screen([p.config for p in sweep if neighbour(p.config)])
+    faster = [v for v in variants if mean_rate(v) > mean_rate(winner)]
+    if faster:  # a neighbour's one short trial beat the winner's mean: race them
+        winner = race([winner, *faster], 2)
+    # DataLoader's defaults at the winner's batch size, for the report's comparison
+    defaults: LoaderConfig | None = _pick(planned, num_workers=0, batch_size=winner.batch_size, pinning="off")
+    if defaults is not None and defaults.key() not in {t.key for t in trials}:
+        measure(defaults, short, "reference")
+    return finish(
+        {
+            "costs": costs.to_dict(),
+            "grid_size": len(planned),
+            "trials": len(trials),
+            "settings": short.to_dict(),
+            "predictions": {
+                p.config.key(): {
+                    "predicted": predictions[p.config.key()],
+                    "bound": bound(costs, p.config.num_workers),
+                }
+                for p in sweep
+            },
+        }
+    )

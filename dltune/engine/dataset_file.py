@@ -63,11 +63,16 @@ def _tail(exc: BaseException, frames: int = 4) -> str:
     return "".join(lines[-frames - 1 :]).rstrip()
 
 
-def import_dataset_module(source: str) -> ModuleType:
-    """Import a dataset file (or dotted module) so that worker processes can import it too."""
+def import_dataset_module(source: str, fresh: bool = False) -> ModuleType:
+    """Import a dataset file (or dotted module) so that worker processes can import it too.
+
+    ``fresh``: run the file again even if this process imported it before (a new dataset object,
+    no state left from earlier use)."""
     if not source.endswith(".py") and "/" not in source and "\\" not in source:
         try:
-            return importlib.import_module(source)
+            seen = source in sys.modules
+            module = importlib.import_module(source)
+            return importlib.reload(module) if fresh and seen else module
         except ModuleNotFoundError as exc:
             raise DatasetFileError(
                 f"no dataset file or module named {source!r} ({exc})",
@@ -90,9 +95,12 @@ def import_dataset_module(source: str) -> ModuleType:
             "rename it with letters, digits and underscores only, e.g. my_dataset.py",
         )
     existing = sys.modules.get(name)
-    if existing is not None:
-        if getattr(existing, "__file__", None) and Path(existing.__file__ or "").resolve() == path:
+    if existing is not None and Path(getattr(existing, "__file__", None) or "").resolve() == path:
+        if not fresh:
             return existing
+        del sys.modules[name]
+        existing = None
+    if existing is not None:
         raise DatasetFileError(
             f"dataset file {path.name} has the same name as the already imported module {name!r}",
             "rename the file (worker processes import it by that name)",
@@ -161,10 +169,12 @@ def _resolve_optional(module: ModuleType, attr: str, dataset: Any, where: str) -
     return obj
 
 
-def load_dataset(target: str) -> DatasetSpec:
-    """Import a dataset file and resolve what it defines. Raises DatasetFileError with one clear sentence."""
+def load_dataset(target: str, fresh: bool = False) -> DatasetSpec:
+    """Import a dataset file and resolve what it defines. Raises DatasetFileError with one clear sentence.
+
+    ``fresh``: import the file again even if it was imported before (see import_dataset_module)."""
     source, attr = split_target(target)
-    module = import_dataset_module(source)
+    module = import_dataset_module(source, fresh)
     where = Path(source).name
     if not hasattr(module, attr):
         defined = sorted(k for k, v in vars(module).items() if _is_dataset(v) and not k.startswith("_"))

@@ -1,0 +1,255 @@
+"""A watched child process: a fresh interpreter that runs jobs sent to it, one at a time.
+
+The parent never runs user code. It sends a job, then waits for the answer on a pipe while it
+watches the time, the machine's free memory and the PSS of the child and its DataLoader workers
+(about once a second; RSS, a cheap upper bound, in between), and kills the whole process tree on a
+hang or a memory overrun. A child that was killed, or whose job failed, is not reused: the next job
+starts a fresh one.
+
+One job per child is the sweep's isolation (``run_child``); ``WatchedProcess`` keeps one child for
+many jobs, which saves the interpreter start, the torch import and the dataset module's import per
+measurement (what tuning does: about 2.5 s a trial on a 2-core machine).
+
+The child is started with spawn but without re-running the parent's ``__main__``: spawn would run
+the parent's script again in the child, which for the ``dltune`` console script imports the whole
+command line (about a second), and for a user's script without an ``if __name__ == "__main__"``
+guard would run their program again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import multiprocessing as mp
+import sys
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psutil
+
+from dltune.bench.failures import Failure
+from dltune.bench.measure import pss_of
+
+Job = Callable[[dict[str, Any]], dict[str, Any]]
+
+# ---------------------------------------------------------------- in the child ---------------------
+
+
+def _resolve(job: str) -> Job:
+    module, _, name = job.partition(":")
+    fn: Job = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def _reap_workers(wait_s: float = 5.0) -> None:
+    """Make sure the job's DataLoader workers are gone before the next job (or the answer) starts."""
+    gc.collect()  # a loader caught in a reference cycle shuts its workers down when collected
+    me = psutil.Process()
+    with contextlib.suppress(psutil.Error):
+        left = me.children(recursive=True)
+        _, alive = psutil.wait_procs(left, timeout=wait_s)
+        for p in alive:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+
+
+def _serve(conn: Any) -> None:
+    """The child's loop: run each ``(job, payload)`` received, answer, until ``None`` or a closed pipe."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        job, payload = message
+        try:
+            result = _resolve(job)(payload)
+        except BaseException as exc:  # never let the child die silently: the parent reports this
+            result = {
+                "failure": asdict(
+                    Failure(
+                        "failed",
+                        f"dltune's trial process raised {type(exc).__name__}: {exc}",
+                        "".join(traceback.format_exception(exc)[-4:]),
+                    )
+                )
+            }
+        _reap_workers()
+        try:
+            conn.send(result)
+        except (BrokenPipeError, OSError):
+            return
+
+
+# ---------------------------------------------------------------- in the parent --------------------
+
+_CONTEXT: Any = None
+
+
+def _context() -> Any:
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = mp.get_context("spawn")
+    return _CONTEXT
+
+
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """While a spawn child starts, show multiprocessing a ``__main__`` with neither a file nor a spec."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+@dataclass
+class ChildOutcome:
+    result: dict[str, Any] | None
+    exitcode: int | None
+    watchdog: str | None
+    peak_main: int
+    peak_workers: int
+    duration_s: float
+    memory_limit: int
+
+
+def _rss(family: list[psutil.Process]) -> int:
+    total = 0
+    for p in family:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def kill_tree(proc: psutil.Process) -> None:
+    try:
+        family = proc.children(recursive=True) + [proc]
+    except psutil.Error:
+        family = [proc]
+    for p in family:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(family, timeout=5)
+
+
+class WatchedProcess:
+    """One fresh interpreter that runs jobs in turn, each watched; restarted after a failure."""
+
+    def __init__(self) -> None:
+        self._proc: Any = None
+        self._conn: Any = None
+        self._watched: psutil.Process | None = None
+        self.started = 0
+        """How many interpreters this object has started (a test and a benchmark read it)."""
+
+    def __enter__(self) -> WatchedProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        ctx = _context()
+        mine, theirs = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_serve, args=(theirs,), daemon=False)
+        with _main_not_rerun():
+            proc.start()
+        theirs.close()
+        self._proc, self._conn, self._watched = proc, mine, psutil.Process(proc.pid)
+        self.started += 1
+
+    def run(
+        self,
+        job: str,
+        payload: dict[str, Any],
+        *,
+        timeout_s: float,
+        memory_limit: int,
+        reserve: int,
+        poll_s: float = 0.2,
+        pss_every_s: float = 1.0,
+    ) -> ChildOutcome:
+        """Run ``job`` (``'module:function'``, called with ``payload`` in the child) and watch it."""
+        if self._proc is None or not self._proc.is_alive():
+            self.close()
+            self._start()
+        proc, conn, watched = self._proc, self._conn, self._watched
+        assert watched is not None
+        start = time.monotonic()
+        result: dict[str, Any] | None = None
+        watchdog: str | None = None
+        peak_main = peak_workers = main = workers = 0
+        next_pss = start
+        try:
+            conn.send((job, payload))
+            while True:
+                now = time.monotonic()
+                try:
+                    family = [watched, *watched.children(recursive=True)]
+                except psutil.Error:
+                    family = [watched]
+                if now >= next_pss or _rss(family) > memory_limit:  # RSS >= PSS: a cheap upper bound
+                    # reading PSS walks every mapping of a process under its memory lock: not too often
+                    next_pss = now + pss_every_s
+                    main = pss_of(watched)
+                    peak_main = max(peak_main, main)
+                    workers = sum(pss_of(c) for c in family[1:])
+                    peak_workers = max(peak_workers, workers)
+                if now - start > timeout_s:
+                    watchdog = "timeout"
+                elif main + workers > memory_limit or psutil.virtual_memory().available < reserve:
+                    watchdog = "memory"
+                if watchdog:
+                    kill_tree(watched)
+                    break
+                if conn.poll(poll_s):
+                    result = conn.recv()
+                    break
+                if not proc.is_alive():
+                    break
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            result = None  # the child died while we talked to it; its exit code says how
+        except KeyboardInterrupt:
+            kill_tree(watched)
+            self.close()
+            raise
+        failed = result is None or "failure" in result
+        exitcode = None
+        if failed:
+            self.close()  # never reuse a child whose job went wrong: its state is unknown
+            exitcode = proc.exitcode
+        return ChildOutcome(
+            result, exitcode, watchdog, peak_main, peak_workers, time.monotonic() - start, memory_limit
+        )
+
+    def close(self) -> None:
+        """Ask the child to exit; kill its tree if it does not within 10 s."""
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = self._watched = None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(None)
+        proc.join(10)
+        if proc.is_alive():  # workers slow to shut down, or a child stuck in user code
+            with contextlib.suppress(psutil.Error):
+                kill_tree(psutil.Process(proc.pid))
+            proc.join(5)
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+def run_child(job: str, payload: dict[str, Any], **watch: Any) -> ChildOutcome:
+    """Run one job in a fresh, watched interpreter of its own."""
+    with WatchedProcess() as child:
+        out = child.run(job, payload, **watch)
+    return out

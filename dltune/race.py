@@ -1,0 +1,80 @@
+"""Racing candidate configurations: measure the survivors again, drop the clearly slower (pure).
+
+Each candidate has one or more throughput measurements (one per short trial). Noise is judged on
+the log scale, where a measurement's spread is a fraction of its rate, from the spread of repeated
+configurations pooled over all of them (a few repeats of each give many degrees of freedom
+together); before enough repeats exist a prior is used, what short trials show on a noisy 2-core
+machine. A candidate is dropped when the best one's mean is above its own by more than ``z``
+standard errors of the difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+PRIOR_SD = 0.06
+"""Spread (log scale) of one short trial until repeats say otherwise: 4-7% on a shared 2-core VM."""
+MIN_SD = 0.02
+"""Noise is never taken to be below this, however quiet a few repeats looked."""
+MIN_DF = 3
+"""Degrees of freedom the pooled estimate needs before it replaces the prior."""
+
+
+def _logs(values: Sequence[float]) -> list[float]:
+    return [math.log(v) for v in values if v > 0]
+
+
+def mean_log(values: Sequence[float]) -> float:
+    logs = _logs(values)
+    return sum(logs) / len(logs) if logs else -math.inf
+
+
+def noise_sd(rates: Mapping[str, Sequence[float]]) -> float:
+    """Pooled within-configuration standard deviation of log throughput."""
+    ss, df = 0.0, 0
+    for values in rates.values():
+        logs = _logs(values)
+        if len(logs) >= 2:
+            m = sum(logs) / len(logs)
+            ss += sum((x - m) ** 2 for x in logs)
+            df += len(logs) - 1
+    if df < MIN_DF:
+        return PRIOR_SD
+    return max(MIN_SD, math.sqrt(ss / df))
+
+
+def survivors(rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float = 2.0) -> list[str]:
+    """The keys not clearly slower than the best (best first, then by mean)."""
+    measured = [k for k in keys if _logs(rates.get(k, ()))]
+    if not measured:
+        return []
+    ranked = sorted(measured, key=lambda k: -mean_log(rates[k]))
+    best = ranked[0]
+    sd = noise_sd(rates)
+    nb = len(_logs(rates[best]))
+
+    def close(k: str) -> bool:
+        se = sd * math.sqrt(1 / nb + 1 / len(_logs(rates[k])))
+        return mean_log(rates[best]) - mean_log(rates[k]) <= z * se
+
+    return [k for k in ranked if k == best or close(k)]
+
+
+EQUIVALENT = 0.04
+"""Survivors that can be shown to be at most this much (log scale, ~4%) slower than the best are
+interchangeable: racing them further would not change the answer by more than noise."""
+
+
+def settled(rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float = 2.0) -> bool:
+    """One key left, or every other one's worst plausible deficit against the best is within EQUIVALENT."""
+    if len(keys) <= 1:
+        return True
+    ranked = sorted(keys, key=lambda k: -mean_log(rates[k]))
+    best, sd = ranked[0], noise_sd(rates)
+    nb = len(_logs(rates[best]))
+    return all(
+        mean_log(rates[best]) - mean_log(rates[k]) + z * sd * math.sqrt(1 / nb + 1 / len(_logs(rates[k])))
+        <= EQUIVALENT
+        for k in ranked[1:]
+    )

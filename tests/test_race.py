@@ -1,0 +1,38 @@
+"""Racing candidates: who is dropped, when the race is over, how the noise is judged."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dltune.race import MIN_SD, PRIOR_SD, noise_sd, settled, survivors
+
+
+def test_noise_uses_the_prior_until_repeats_exist_then_pools_them() -> None:
+    assert noise_sd({"a": [100.0], "b": [90.0]}) == PRIOR_SD
+    assert noise_sd({"a": [100.0, 110.0]}) == PRIOR_SD  # one degree of freedom is not enough
+    rates = {"a": [100.0, 110.0, 105.0], "b": [50.0, 55.0], "c": [10.0]}
+    logs_a = [math.log(x) for x in rates["a"]]
+    logs_b = [math.log(x) for x in rates["b"]]
+    ss = sum((x - sum(logs_a) / 3) ** 2 for x in logs_a) + sum((x - sum(logs_b) / 2) ** 2 for x in logs_b)
+    assert noise_sd(rates) == pytest.approx(math.sqrt(ss / 3))
+    assert noise_sd({"a": [100.0, 100.0, 100.0, 100.0]}) == MIN_SD  # never trust perfect quiet
+
+
+def test_clearly_slower_candidates_are_dropped_close_ones_stay() -> None:
+    rates = {"fast": [1000.0], "close": [960.0], "slow": [700.0]}
+    assert survivors(rates, list(rates)) == ["fast", "close"]
+    # more repeats with little spread: a 5% gap becomes clear
+    rates = {"fast": [1000.0, 1010.0, 995.0, 1005.0], "close": [950.0, 955.0, 948.0, 952.0]}
+    assert survivors(rates, list(rates)) == ["fast"]
+    assert survivors({"a": [0.0]}, ["a"]) == []  # nothing measured that can be compared
+
+
+def test_settled_when_one_is_left_or_the_rest_is_provably_equivalent() -> None:
+    assert settled({"a": [1.0]}, ["a"])
+    noisy = {"a": [1000.0, 1100.0, 900.0], "b": [990.0, 1080.0, 910.0]}
+    assert not settled(noisy, ["a", "b"])  # could still differ by more than 4%
+    quiet = {k: [1000.0 + d, 1000.0 - d, 1000.0] for k, d in (("a", 1.0), ("b", 2.0))}
+    quiet |= {"c": [1000.0] * 6}
+    assert settled(quiet, ["a", "b", "c"])
