@@ -90,10 +90,10 @@ def test_tune_finds_the_grid_best_with_few_trials(truth, write_file, tmp_path: P
     rec = recommend(run)
     true_rate = truth(rec.chosen.workers, rec.chosen.batch_size or 1)[0]
     assert true_rate >= 0.95 * grid_best, (rec.chosen.key, true_rate, grid_best)
-    # under half the grid's trials, each shorter than a grid trial (1 s windows vs 2 s, in one interpreter);
+    # under a third of the grid's trials, each shorter than a grid trial (1 s windows vs 2 s, in one interpreter);
     # the wall-time goal itself is measured by benchmarks/tune_vs_grid.py
     assert all(w < MeasureSettings(min_seconds=2.0).min_seconds for w in windows)
-    assert len(calls) <= 0.45 * len(planned), (len(calls), len(planned), calls)
+    assert len(calls) <= 0.3 * len(planned), (len(calls), len(planned), calls)
     assert run.tuning and run.tuning["grid_size"] == len(planned)
     assert rec.predictions and all(p["predicted"] > 0 for p in rec.predictions)
 

@@ -4,10 +4,10 @@
 2. Predict every worker count of the space with the stage-cost model (dltune.tune_model).
 3. Screen: every batch size at the knee (the smallest promising worker count), then the other
    promising worker counts at the best batch size.
-4. Race (dltune.race): the best three are measured again, in rotating order, and the clearly slower
-   dropped, until one is left, the rest is provably within 4%, or ``max_rounds`` rounds are done;
-   then the winner's neighbours (other prefetch factors, other batch sizes) get one trial each, and
-   those that beat it a last, short race.
+4. Neighbours: the leader's other prefetch factors get one trial (and its other batch sizes when its
+   worker count was not screened across them).
+5. Race (dltune.race): the best two are measured again, in rotating order, and the clearly slower
+   dropped, until one is left, the rest is provably within 4%, or ``max_rounds`` rounds are done.
 Every trial is shorter than a sweep's (1 s windows by default) and all of them run one after another in one fresh
 interpreter, which re-imports the dataset file for each: starting an interpreter, importing torch
 and the dataset per trial would cost more than the measurements themselves.
@@ -48,7 +48,7 @@ def _screen_settings(s: MeasureSettings) -> MeasureSettings:
     return dataclasses.replace(
         s,
         min_seconds=min(s.min_seconds, max(s.min_seconds / 2, 1.0)),
-        max_seconds=min(s.max_seconds, 4.0),
+        max_seconds=min(s.max_seconds, 2.5),
         min_batches=min(s.min_batches, 8),
         segments=min(s.segments, 3),
     )
@@ -96,7 +96,7 @@ def run_tune(
     name: str | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
     trial_runner: Callable[..., TrialResult] | None = None,
-    max_rounds: int = 2,
+    max_rounds: int = 1,
 ) -> tuple[RunResult, Path]:
     """Tune in one fresh interpreter (a ``trial_runner`` given replaces it, for tests)."""
     with WatchedProcess() as process:
@@ -203,26 +203,31 @@ def _tune(
     at_knee = screen([config(keep_workers[0], b or None) for b in sizes])
     best_bs = max(at_knee, key=mean_rate).batch_size if at_knee else mid
     screen([config(w, best_bs) for w in keep_workers[1:]])
-    # 4. race the best three measured so far (calibration included); then the winner against its
-    #    neighbours: the same worker count with its other prefetch factors, or other batch sizes
+    # 4. the leader's neighbours get one trial: its other prefetch factors, and its other batch sizes
+    #    when its worker count was not screened across batch sizes (a calibration point that leads)
     by_key = {p.config.key(): p.config for p in sweep}
-    ok = [by_key[k] for k in _rates(trials) if k in by_key]
-    if not ok:
+
+    def measured_ok() -> list[LoaderConfig]:
+        return sorted((by_key[k] for k in _rates(trials) if k in by_key), key=mean_rate, reverse=True)
+
+    if not measured_ok():
         raise BenchmarkError(
             "every configuration tuning measured failed",
             "see the failures in the run (`dltune recommend --run ...`), or run the grid with `dltune bench`",
         )
-    winner = race(sorted(ok, key=mean_rate, reverse=True)[:3], max_rounds)
+    leader = measured_ok()[0]
+    sizes_seen = {c.batch_size for c in measured_ok() if c.num_workers == leader.num_workers}
 
     def neighbour(c: LoaderConfig) -> bool:
-        if c.num_workers != winner.num_workers or c.pinning != winner.pinning or c.key() == winner.key():
+        if c.num_workers != leader.num_workers or c.pinning != leader.pinning or c.key() == leader.key():
             return False
-        return c.batch_size == winner.batch_size or c.prefetch_factor == winner.prefetch_factor
+        if c.batch_size == leader.batch_size:
+            return True
+        return len(sizes_seen) == 1 and c.prefetch_factor == leader.prefetch_factor
 
-    variants = screen([p.config for p in sweep if neighbour(p.config)])
-    faster = [v for v in variants if mean_rate(v) > mean_rate(winner)]
-    if faster:  # a neighbour's one short trial beat the winner's mean: race them
-        winner = race([winner, *faster], 2)
+    screen([p.config for p in sweep if neighbour(p.config)])
+    # 5. race the best two measured so far (calibration included)
+    winner = race(measured_ok()[:2], max_rounds)
     # DataLoader's defaults at the winner's batch size, for the report's comparison
     defaults: LoaderConfig | None = _pick(planned, num_workers=0, batch_size=winner.batch_size, pinning="off")
     if defaults is not None and defaults.key() not in {t.key for t in trials}:
