@@ -198,7 +198,9 @@ def test_one_interpreter_runs_many_trials_and_is_replaced_after_a_failure(write_
     from dltune.bench.child import WatchedProcess
 
     imports = tmp_path / "imports.txt"
-    good = dataset_file(write_file, "ds_session", f"pass\nopen({str(imports)!r}, 'a').write('x')")
+    good = str(
+        write_file("ds_session", HEAD.replace("BODY", "pass") + f"open({str(imports)!r}, 'a').write('x')\n")
+    )
     raising = dataset_file(write_file, "ds_session_raises", "if i == 5: raise ValueError('bad record')")
     hangs = dataset_file(write_file, "ds_session_hangs", "time.sleep(60)")
     short = MeasureSettings(min_batches=4, min_seconds=0.1, max_seconds=2, segments=2, timeout_s=4)
