@@ -43,21 +43,23 @@ class FakeLoader:
             yield torch.zeros(self.bs, 3)
 
 
-def test_window_skips_buffered_batches_and_spans_epochs() -> None:
+def test_window_skips_buffered_batches_and_spans_whole_epochs() -> None:
     clock = FakeClock()
     loader = FakeLoader(clock, batches=5, startup=1.0)
     s = MeasureSettings(min_batches=12, min_seconds=0.5, segments=4)
     w = measure_loader(loader, s, buffered=4, clock=clock, sleep=clock.sleep)
     assert w.first_batch_s == pytest.approx(1.1)
     assert w.warmup_batches == 4
-    assert len(w.samples) == 12 and sum(w.samples) == 48
-    assert w.epochs >= 3 and loader.epochs == w.epochs
+    # 12 batches were enough, but the window goes on to span whole epochs (5 batches each)
+    assert len(w.samples) == 15 and sum(w.samples) == 60
+    assert w.epochs >= 4 and loader.epochs == w.epochs
     # the epoch restarts (1 s start-up each) are inside the window, as they are in training
     restarts = [x for x in w.wait_s if x > 1.0]
-    assert len(restarts) == 3  # epoch 1 is start-up + warm-up; the window holds epochs 2, 3 and 4 (5+5+2)
+    assert len(restarts) == 3  # epoch 1 is start-up + warm-up; the window holds epochs 2, 3 and 4
     m, raw = metrics_from_window(vars(w) | {}, 4, 1, 10, 20, 0.0)
-    assert m.samples_per_s == pytest.approx(48 / (12 * 0.1 + 3 * 1.0))
-    assert m.wait_p99_ms > 1000 and m.batches == 12 and raw.samples == w.samples
+    # exactly the long-run rate: 20 samples per epoch of 5 x 0.1 s + 1 s start-up
+    assert m.samples_per_s == pytest.approx(20 / 1.5)
+    assert m.wait_p99_ms > 1000 and m.batches == 15 and raw.samples == w.samples
 
 
 def test_step_gives_stall_fraction() -> None:
@@ -91,3 +93,22 @@ def test_window_holds_whole_worker_bursts() -> None:
 def test_empty_loader_is_an_error() -> None:
     with pytest.raises(ValueError, match="no batch"):
         measure_loader([], MeasureSettings(), buffered=0)
+
+
+@pytest.mark.parametrize("warmup", [0, 1, 2, 3, 5, 6])
+def test_any_start_in_a_short_epoch_reads_the_long_run_rate(warmup: int) -> None:
+    # wherever warm-up leaves the window's start, a window of whole epochs reads the same rate
+    clock = FakeClock()
+    loader = FakeLoader(clock, batches=7, per_batch=0.01, startup=0.7)  # the detection example's shape
+    s = MeasureSettings(min_batches=12, min_seconds=0.1, max_seconds=60, segments=3, warmup_batches=warmup)
+    w = measure_loader(loader, s, buffered=8, clock=clock, sleep=clock.sleep)
+    assert len(w.samples) % 7 == 0
+    assert sum(w.samples) / sum(w.interval_s) == pytest.approx(7 * 4 / (7 * 0.01 + 0.7))
+
+
+def test_long_epochs_are_not_waited_for() -> None:
+    clock = FakeClock()
+    loader = FakeLoader(clock, batches=500, per_batch=0.01, startup=0.5)
+    s = MeasureSettings(min_batches=12, min_seconds=0.1, max_seconds=60, segments=3)
+    w = measure_loader(loader, s, buffered=495, clock=clock, sleep=clock.sleep)
+    assert len(w.samples) == 12  # an epoch crossed, but one of 500 batches is not worth finishing
