@@ -8,8 +8,9 @@
    worker count was not screened across them).
 5. Race (dltune.race): the best two are measured again, in rotating order, and the clearly slower
    dropped, until one is left, the rest is provably within 4%, or ``max_rounds`` rounds are done.
-Every trial is shorter than a sweep's (1 s windows by default) and all of them run one after another in one fresh
-interpreter, which re-imports the dataset file for each: starting an interpreter, importing torch
+Every trial is shorter than a sweep's (1 s windows by default) and they run one after another in two
+fresh interpreters (one for num_workers=0, one for worker configurations), which re-import the
+dataset file for each trial: starting an interpreter, importing torch
 and the dataset per trial would cost more than the measurements themselves.
 The result is an ordinary run (recommend and the reports read it) whose ``tuning`` field holds the
 stage costs and the prediction for every configuration measured.
@@ -18,7 +19,6 @@ stage costs and the prediction for every configuration measured.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -99,11 +99,19 @@ def run_tune(
     max_rounds: int = 1,
 ) -> tuple[RunResult, Path]:
     """Tune in one fresh interpreter (a ``trial_runner`` given replaces it, for tests)."""
-    with WatchedProcess() as process:
-        runner = trial_runner or functools.partial(run_trial, process=process)
+    with WatchedProcess() as main_only, WatchedProcess() as with_workers:
+
+        def shared(target: str, config: LoaderConfig, settings: MeasureSettings, **kw: Any) -> TrialResult:
+            # loading in the main process leaves its allocator in another state (measured: w2-b128 on the
+            # image example read ~7% low right after a num_workers=0 trial in the same interpreter), so
+            # num_workers=0 trials and the preflight get an interpreter of their own
+            process = main_only if config.num_workers == 0 else with_workers
+            return run_trial(target, config, settings, process=process, **kw)
+
         run, folder, planned, pruned = preflight_and_plan(
-            target, space, settings, hardware, out_root=out_root, name=name, process=process
+            target, space, settings, hardware, out_root=out_root, name=name, process=main_only
         )
+        runner = trial_runner or shared
         return _tune(target, run, folder, planned, pruned, settings, hardware, on_event, runner, max_rounds)
 
 
