@@ -44,21 +44,20 @@ def noise_sd(rates: Mapping[str, Sequence[float]]) -> float:
     return max(MIN_SD, math.sqrt(ss / df))
 
 
+def _gaps(rates: Mapping[str, Sequence[float]], keys: Sequence[str]) -> list[tuple[str, float, float]]:
+    """(key, how far below the best its mean lies, standard error of that gap), best first (gap 0)."""
+    ranked = sorted((k for k in keys if _logs(rates.get(k, ()))), key=lambda k: -mean_log(rates[k]))
+    if not ranked:
+        return []
+    best, sd = ranked[0], noise_sd(rates)
+    nb, top = len(_logs(rates[best])), mean_log(rates[best])
+    return [(k, top - mean_log(rates[k]), sd * math.sqrt(1 / nb + 1 / len(_logs(rates[k])))) for k in ranked]
+
+
 def survivors(rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float = 2.0) -> list[str]:
     """The keys not clearly slower than the best (best first, then by mean)."""
-    measured = [k for k in keys if _logs(rates.get(k, ()))]
-    if not measured:
-        return []
-    ranked = sorted(measured, key=lambda k: -mean_log(rates[k]))
-    best = ranked[0]
-    sd = noise_sd(rates)
-    nb = len(_logs(rates[best]))
-
-    def close(k: str) -> bool:
-        se = sd * math.sqrt(1 / nb + 1 / len(_logs(rates[k])))
-        return mean_log(rates[best]) - mean_log(rates[k]) <= z * se
-
-    return [k for k in ranked if k == best or close(k)]
+    gaps = _gaps(rates, keys)
+    return [k for i, (k, gap, se) in enumerate(gaps) if i == 0 or gap <= z * se]
 
 
 EQUIVALENT = 0.04
@@ -70,11 +69,4 @@ def settled(rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float 
     """One key left, or every other one's worst plausible deficit against the best is within EQUIVALENT."""
     if len(keys) <= 1:
         return True
-    ranked = sorted(keys, key=lambda k: -mean_log(rates[k]))
-    best, sd = ranked[0], noise_sd(rates)
-    nb = len(_logs(rates[best]))
-    return all(
-        mean_log(rates[best]) - mean_log(rates[k]) + z * sd * math.sqrt(1 / nb + 1 / len(_logs(rates[k])))
-        <= EQUIVALENT
-        for k in ranked[1:]
-    )
+    return all(gap + z * se <= EQUIVALENT for _, gap, se in _gaps(rates, keys)[1:])
