@@ -20,6 +20,9 @@ KILLED = "killed"  # a worker or the trial died from a signal
 SHM = "shm"  # shared memory (/dev/shm) too small for the batches in flight
 REJECTED = "rejected"  # DataLoader (or dltune's validation) refused the configuration
 
+# the role of a trial measured again side by side with its close rivals (dltune.bench.confirm)
+RACE = "race"
+
 
 @dataclass(frozen=True)
 class Metrics:
@@ -116,6 +119,9 @@ class RunResult:
     complete: bool = False
     tuning: dict[str, Any] | None = None
     """Set by `dltune tune`: stage costs, and the model's prediction for each configuration."""
+    search: dict[str, Any] | None = None
+    """How the best was found: timed stages, the worker ceiling and the limit behind it, the
+    side-by-side race (candidates, rounds, rates, winner), notes such as a best on the edge."""
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

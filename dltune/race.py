@@ -65,8 +65,29 @@ EQUIVALENT = 0.04
 interchangeable: racing them further would not change the answer by more than noise."""
 
 
-def settled(rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float = 2.0) -> bool:
-    """One key left, or every other one's worst plausible deficit against the best is within EQUIVALENT."""
+def settled(
+    rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float = 2.0, within: float = EQUIVALENT
+) -> bool:
+    """One key left, or every other one's worst plausible deficit against the best is ``within``."""
     if len(keys) <= 1:
         return True
-    return all(gap + z * se <= EQUIVALENT for _, gap, se in _gaps(rates, keys)[1:])
+    return all(gap + z * se <= within for _, gap, se in _gaps(rates, keys)[1:])
+
+
+CLOSE = 0.06
+"""Candidates whose single measurements lie within this of the best (or within their intervals) are
+close enough that only a side-by-side race can rank them: windows measured minutes apart drift by
+a few percent on a shared machine, whatever their own intervals say."""
+
+
+def contenders(
+    measured: Sequence[tuple[str, float, float]], most: int = 3, close: float = CLOSE
+) -> list[str]:
+    """The keys worth racing: ``measured`` holds (key, samples/s, relative half-width of its interval);
+    the best and those within ``close`` (or the two intervals) of it, fastest first, at most ``most``."""
+    ranked = sorted((m for m in measured if m[1] > 0), key=lambda m: -m[1])
+    if not ranked:
+        return []
+    _, top, top_hw = ranked[0]
+    out = [k for k, rate, hw in ranked if rate >= top * (1 - max(close, top_hw + hw))]
+    return out[:most]

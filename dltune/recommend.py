@@ -15,7 +15,8 @@ from typing import Any
 
 from dltune.engine.config import LoaderConfig
 from dltune.errors import UsageError
-from dltune.model import OK, RunResult, TrialResult
+from dltune.model import OK, RACE, RunResult, TrialResult
+from dltune.race import settled
 from dltune.stats import summarize
 from dltune.units import human_bytes
 
@@ -59,11 +60,16 @@ class ConfigStat:
         return self.config.get("batch_size")
 
 
-def pool(trials: Iterable[TrialResult]) -> list[ConfigStat]:
-    """Group successful trials by configuration; one repeat keeps its own interval, several pool theirs."""
+def pool(trials: Iterable[TrialResult], raced: Iterable[str] = ()) -> list[ConfigStat]:
+    """Group successful trials by configuration; one repeat keeps its own interval, several pool theirs.
+
+    The configurations in ``raced`` were measured again side by side: only those race trials count
+    for them, so that they are ranked on measurements taken together, never minutes apart."""
     groups: dict[str, list[TrialResult]] = defaultdict(list)
+    trials = list(trials)
+    in_race = {t.key for t in trials if t.ok and t.role == RACE} & set(raced)
     for t in trials:
-        if t.ok:
+        if t.ok and (t.key not in in_race or t.role == RACE):
             groups[t.key].append(t)
     stats = []
     for key, ts in groups.items():
@@ -117,6 +123,17 @@ def cheapest(ties: Sequence[ConfigStat]) -> ConfigStat:
     return min(pool, key=lambda s: (s.config.get("prefetch_factor") or 0, -s.rate))
 
 
+def _race_allows(race: dict[str, Any], best: ConfigStat, other: ConfigStat) -> bool:
+    """When both were raced side by side, ``other`` ties with ``best`` only if the race shows its deficit
+    is at most TIE_CAP plus one standard error: the cheaper of two raced configurations is chosen only
+    when the race makes it likely (about 5 in 6) that it gives up at most 3%; otherwise the faster one
+    is (noise is not a licence to give up throughput)."""
+    rates = race.get("rates") or {}
+    if other.key == best.key or best.key not in rates or other.key not in rates:
+        return True
+    return settled(rates, [best.key, other.key], z=1.0, within=TIE_CAP)
+
+
 def is_tie(best: ConfigStat, other: ConfigStat) -> bool:
     overlap = other.high >= best.low and best.high >= other.low
     return other.rate >= best.rate * (1 - TIE_CAP) and (overlap or other.rate >= best.rate * 0.99)
@@ -167,6 +184,10 @@ class Recommendation:
     """With `dltune tune`: predicted vs measured samples/s for each configuration measured."""
     tuned: dict[str, Any] | None = None
     """With `dltune tune`: trials measured, the grid's size, the stage costs."""
+    search: dict[str, Any] | None = None
+    """How the best was found: timed stages, the worker ceiling, the side-by-side race, notes."""
+    incomplete: bool = False
+    """The run was interrupted: configurations it planned were never measured."""
     kind: str = "dltune.recommendation"
     schema_version: int = 1
 
@@ -209,8 +230,12 @@ def scaling_curve(stats: Sequence[ConfigStat], chosen: ConfigStat, cores: int) -
     for s in same:
         by_w[s.workers] = max(by_w.get(s.workers, 0.0), s.rate)
     one = by_w.get(1)
+    # a worker that waits on storage keeps less than a core busy: the CPUs then carry cores / that many
+    one_stat = next((s for s in same if s.workers == 1), None)
+    per_worker = (one_stat.cpu_pct - one_stat.main_cpu_pct) / 100 if one_stat else 1.0
+    fit = cores / per_worker if 0.02 < per_worker < 0.9 else cores
     return [
-        ScalingPoint(w, r, (min(w, cores) * one) if one and w > 0 else None) for w, r in sorted(by_w.items())
+        ScalingPoint(w, r, (min(w, fit) * one) if one and w > 0 else None) for w, r in sorted(by_w.items())
     ]
 
 
@@ -299,6 +324,24 @@ def diagnose(
                 "cache the data closer to the machine (local disk, RAM)",
             ],
         )
+    at_cores = rate_by_w.get(cores)
+    if beyond and best_w > cores and at_cores and rate_by_w[best_w] > 1.2 * at_cores:
+        ev.append(
+            f"throughput rose from {at_cores:,.0f} samples/s at {cores} workers (the core count) to "
+            f"{rate_by_w[best_w]:,.0f} at {best_w}: each worker spends most of its time waiting, not computing"
+        )
+        return Bottleneck(
+            "storage",
+            "samples wait on storage or the network: many more workers than cores hide the wait"
+            + (f", until the CPUs saturate ({cpu_share:.0%} busy)" if cpu_share >= 0.8 else ""),
+            ev,
+            [
+                f"keep num_workers well above the core count ({best_w} measured best)",
+                "read in larger chunks or concurrently inside __getitem__/__iter__ (e.g. a thread pool)",
+                "cache the data closer to the machine (local disk, RAM)",
+            ]
+            + (["then cut the CPU work per sample: the cores are now the limit"] if cpu_share >= 0.8 else []),
+        )
     if cpu_share >= 0.8:
         if ideal:
             ev.append(
@@ -348,7 +391,8 @@ def diagnose(
 
 def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recommendation:
     """Choose a configuration from a run's results. Raises UsageError when nothing qualifies."""
-    stats = pool(run.trials)
+    search = run.search or {}
+    stats = pool(run.trials, (search.get("race") or {}).get("candidates", ()))
     if not stats:
         reasons = "; ".join(sorted({t.reason or t.status for t in run.trials}))[:500]
         raise UsageError(
@@ -380,7 +424,8 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
             "relax --max-memory / --max-workers, or bench the batch size you need",
         )
     best = candidates[0]
-    ties = [s for s in candidates if is_tie(best, s)]
+    race = search.get("race") or {}
+    ties = [s for s in candidates if is_tie(best, s) and _race_allows(race, best, s)]
     chosen = cheapest(ties)
     ref_bs = chosen.batch_size
     defaults = _defaults(stats, ref_bs)
@@ -417,6 +462,8 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
         hardware=run.hardware,
         predictions=_predictions(run, stats),
         tuned={k: v for k, v in run.tuning.items() if k != "predictions"} if run.tuning else None,
+        search=search or None,
+        incomplete=not run.complete,
     )
 
 

@@ -56,26 +56,6 @@ def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 90, 99)) -> 
     return [float(v) for v in np.percentile(np.asarray(values, dtype=float), qs)]
 
 
-def segment_rates(
-    samples: Sequence[int], intervals: Sequence[float], segments: int, min_size: int = 1
-) -> list[float]:
-    """Split a window of batches into ``segments`` contiguous groups; samples/s of each group.
-
-    Batch means: with W workers batches arrive in bursts of W, so a group holds at least
-    ``min_size`` (= W) batches, or its rate swings with where the bursts fall, not with the pipeline.
-    Fewer groups are made when the window is too short for that.
-    """
-    n = len(samples)
-    segments = max(1, min(segments, n // max(1, min_size)))
-    bounds = [round(i * n / segments) for i in range(segments + 1)]
-    rates = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
-        t = float(sum(intervals[a:b]))
-        if b > a and t > 0:
-            rates.append(float(sum(samples[a:b])) / t)
-    return rates
-
-
 def overlaps(a: Summary, b: Summary) -> bool:
     """True when two confidence intervals overlap: the difference is within measurement noise."""
     return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high

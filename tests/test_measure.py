@@ -109,6 +109,60 @@ def test_any_start_in_a_short_epoch_reads_the_long_run_rate(warmup: int) -> None
 def test_long_epochs_are_not_waited_for() -> None:
     clock = FakeClock()
     loader = FakeLoader(clock, batches=500, per_batch=0.01, startup=0.5)
-    s = MeasureSettings(min_batches=12, min_seconds=0.1, max_seconds=60, segments=3)
+    s = MeasureSettings(min_batches=12, min_seconds=0.1, max_seconds=60, segments=3, precision=0)
     w = measure_loader(loader, s, buffered=495, clock=clock, sleep=clock.sleep)
     assert len(w.samples) == 12  # an epoch crossed, but one of 500 batches is not worth finishing
+
+
+class BurstyLoader:
+    """``workers`` batches arrive together every ``round_s`` (a burst), ``jitter`` alternating per round."""
+
+    def __init__(
+        self,
+        clock: FakeClock,
+        workers: int,
+        round_s: float,
+        jitter: float,
+        bs: int = 4,
+        irregular: bool = False,
+    ) -> None:
+        self.clock, self.workers, self.round_s, self.jitter, self.bs = clock, workers, round_s, jitter, bs
+        self.irregular = irregular
+
+    def __iter__(self):
+        r = 0
+        while True:
+            sign = ((r * 7919) % 7 - 3) / 3 if self.irregular else (1 if r % 2 else -1)
+            self.clock.t += self.round_s * (1 + self.jitter * sign)
+            r += 1
+            for _ in range(self.workers):
+                yield torch.zeros(self.bs, 3)
+
+
+def test_window_grows_until_precise_enough_and_ends_on_a_round() -> None:
+    clock = FakeClock()
+    loader = BurstyLoader(clock, workers=8, round_s=0.5, jitter=0.3)
+    s = MeasureSettings(min_batches=8, min_seconds=0.5, max_seconds=600, segments=4, precision=0.03)
+    w = measure_loader(loader, s, buffered=16, clock=clock, sleep=clock.sleep, cycle=8)
+    assert len(w.samples) % 8 == 0  # whole bursts: a window that cut one would read high or low
+    m, _ = metrics_from_window(vars(w), 4, 8, 0, 0, 0.0)
+    assert (m.samples_per_s_high - m.samples_per_s) / m.samples_per_s <= 0.03
+    assert m.samples_per_s == pytest.approx(8 * 4 / 0.5, rel=0.03)
+    # the same window without a precision target stops at its minimums, with a wide interval
+    clock2 = FakeClock()
+    loose = measure_loader(
+        BurstyLoader(clock2, 8, 0.5, 0.3),
+        MeasureSettings(min_batches=8, min_seconds=0.5, max_seconds=600, segments=4, precision=0),
+        buffered=16,
+        clock=clock2,
+        cycle=8,
+    )
+    assert len(loose.samples) < len(w.samples)
+
+
+def test_an_imprecise_window_still_stops_at_its_cap() -> None:
+    clock = FakeClock()
+    loader = BurstyLoader(clock, workers=4, round_s=1.0, jitter=0.5, irregular=True)
+    s = MeasureSettings(min_batches=4, min_seconds=0.5, max_seconds=10, segments=4, precision=0.001)
+    w = measure_loader(loader, s, buffered=8, clock=clock, cycle=4)
+    assert 10 <= w.window_s < 15 and len(w.samples) % 4 == 0

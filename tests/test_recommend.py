@@ -128,3 +128,38 @@ def test_repeats_are_pooled() -> None:
     rec = recommend(r)
     assert rec.chosen.repeats == 3 and rec.chosen.rate == pytest.approx(100)
     assert rec.chosen.low < 100 < rec.chosen.high
+
+
+def _raced(rates: dict[int, list[float]]) -> object:
+    """A run whose close candidates (by worker count) were raced side by side with these rates."""
+    import dataclasses
+
+    from dltune.recommend import pool  # noqa: F401 - the pooling under test is recommend's
+
+    trials = [trial(0, 100)]
+    for w, values in rates.items():
+        trials.append(trial(w, values[0] * 1.2, spread=0.05))  # a lucky screening trial: must not count
+        trials += [trial(w, v, spread=0.05, role="race") for v in values]
+    r = run(*trials)
+    key = {w: trial(w, 1.0).key for w in rates}
+    race = {
+        "candidates": [key[w] for w in rates],
+        "rounds": len(next(iter(rates.values()))),
+        "rates": {key[w]: v for w, v in rates.items()},
+        "alive": [key[w] for w in rates],
+        "winner": max(rates, key=lambda w: sum(rates[w])),
+    }
+    return dataclasses.replace(r, search={"race": race})
+
+
+def test_raced_candidates_are_ranked_on_race_trials_only() -> None:
+    rec = recommend(_raced({32: [4400.0, 4500.0], 64: [4750.0, 4700.0]}))  # type: ignore[arg-type]
+    ranked = {s.workers: s for s in rec.ranked}
+    assert ranked[32].repeats == 2 and ranked[32].rate == pytest.approx(4450)  # the screening trial left out
+    # 32 workers may be 5% slower: not provably within 3%, so the faster configuration is chosen
+    assert rec.chosen.workers == 64
+
+
+def test_the_cheaper_raced_candidate_wins_only_when_provably_as_fast() -> None:
+    tight = {16: [3000.0, 3001.0, 2999.0, 3000.0], 32: [3010.0, 3008.0, 3012.0, 3010.0]}
+    assert recommend(_raced(tight)).chosen.workers == 16  # type: ignore[arg-type]

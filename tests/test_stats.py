@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from dltune.stats import compare, min_detectable_drop, percentiles, segment_rates, summarize, ties_with
+from dltune.interval import segment_rates
+from dltune.stats import compare, min_detectable_drop, percentiles, summarize, ties_with
 
 
 def test_summary_hand_computed() -> None:

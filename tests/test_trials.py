@@ -189,7 +189,8 @@ def test_interrupt_keeps_finished_trials_and_resume_finishes(write_file, tmp_pat
     assert len(partial.trials) == 2 and not partial.complete
     space2, settings2, hw = resume_inputs(partial)
     run, _ = run_bench(target, space2, settings2, hw, out_root=tmp_path, resume=partial, resume_dir=folder)
-    assert run.complete and sorted(t.key for t in run.trials) == sorted(
+    swept = [t.key for t in run.trials if t.role != "race"]  # close ones may be raced after the grid
+    assert run.complete and sorted(swept) == sorted(
         ["w0-b8-off", "w1-b8-pf2-off-persist", "w2-b8-pf2-off-persist"]
     )
 

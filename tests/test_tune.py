@@ -119,3 +119,92 @@ def test_a_small_grid_is_measured_whole(write_file, tmp_path: Path) -> None:
     planned, _ = expand(space, HW, DatasetFacts())
     assert sorted(calls) == sorted(p.config.key() for p in planned)  # every configuration once, nothing more
     assert run.tuning == {"grid_size": len(planned), "trials": len(planned), "exhaustive": True}
+
+
+HW2 = HardwareFacts(
+    cpu=CpuFacts(2, 2, 2, None, 2),
+    memory=MemoryFacts(24 << 30, 20 << 30, 0, 0, None, None, 16 << 30, 16 << 30, 65536, 65536),
+)
+
+
+def storage_peak(w: int, bs: int) -> tuple[float, float, float]:
+    """Samples wait on storage: linear to 40 workers on 2 cores, then contention (the held-out shape)."""
+    if w == 0:
+        return 150.0, 12.0, 12.0
+    rate = 150.0 * w if w <= 40 else 6000.0 - 40.0 * (w - 40)
+    return rate, min(12.0 * w, 190.0), 5.0
+
+
+def _tune(truth, space: SweepSpace, tmp_path: Path, write_file, settings: MeasureSettings | None = None):
+    target = str(write_file("tune_open", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+    calls: list[str] = []
+    run, _ = run_tune(
+        target,
+        space,
+        settings or MeasureSettings(),
+        HW2,
+        out_root=tmp_path,
+        trial_runner=fake_runner(truth, calls),
+    )
+    return run, calls
+
+
+def test_open_ended_search_climbs_past_the_automatic_list(write_file, tmp_path: Path) -> None:
+    space = SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2, 4))
+    run, calls = _tune(storage_peak, space, tmp_path, write_file)
+    rec = recommend(run)
+    assert storage_peak(rec.chosen.workers, 64)[0] >= 0.95 * 6000, (rec.chosen.key, calls)
+    assert max(t.config["num_workers"] for t in run.trials) > 8  # the automatic list ends at 8 on 2 cores
+    assert {t.config["batch_size"] for t in run.trials} == {
+        64
+    }  # the fixed batch size shapes what is measured
+    assert len(calls) <= 14, calls
+    search = run.search or {}
+    assert [s["stage"] for s in search["stages"]][:2] == ["calibrate", "workers"]
+    assert search["ceiling"]["workers"] > 40
+
+
+@pytest.mark.parametrize(
+    ("space", "settings", "limit"),
+    [
+        (SweepSpace(workers="auto", batch_size=(64,), max_workers=16), None, "--max-workers 16"),
+        (SweepSpace(workers="auto", batch_size=(64,)), MeasureSettings(memory_limit=2 << 30), "memory"),
+    ],
+)
+def test_user_limits_stop_the_climb_and_are_named(
+    space, settings, limit: str, write_file, tmp_path: Path
+) -> None:
+    run, calls = _tune(storage_peak, space, tmp_path, write_file, settings)
+    ceiling = (run.search or {})["ceiling"]
+    assert limit in ceiling["limit"]
+    assert max(t.config["num_workers"] for t in run.trials) <= ceiling["workers"] < 40
+    assert any("still rose" in n and limit in n for n in (run.search or {})["notes"])
+
+
+def test_a_best_on_a_listed_edge_is_reported(write_file, tmp_path: Path) -> None:
+    run, _ = _tune(storage_peak, SweepSpace(workers=(0, 1, 2, 4, 8), batch_size=(64,)), tmp_path, write_file)
+    assert max(t.config["num_workers"] for t in run.trials) == 8  # a listed axis is not extended...
+    assert any("may lie beyond 8" in n for n in (run.search or {})["notes"])  # ...but the edge is named
+
+
+def test_when_the_main_process_wins_tuning_stops_early(write_file, tmp_path: Path) -> None:
+    run, calls = _tune(transfer_bound, SweepSpace(workers="auto", batch_size=(64,)), tmp_path, write_file)
+    assert recommend(run).chosen.workers == 0
+    assert len(calls) <= 4, calls
+    assert "main-process" in [s["stage"] for s in (run.search or {})["stages"]]
+
+
+def test_close_candidates_are_raced_and_only_race_trials_rank_them(write_file, tmp_path: Path) -> None:
+    run, _ = _tune(cpu_bound, SPACE, tmp_path, write_file)
+    race = (run.search or {})["race"]
+    assert len(race["candidates"]) == 2 and race["rounds"] >= 2
+    race_trials = [t for t in run.trials if t.role == "race"]
+    assert {t.key for t in race_trials} == set(race["candidates"])
+    # interleaved: each round measures every candidate once, and the first in line changes between rounds
+    n = len(race["candidates"])
+    rounds = [race_trials[i : i + n] for i in range(0, len(race_trials), n)]
+    assert all(len({t.key for t in r}) == n for r in rounds)
+    assert rounds[0][0].key != rounds[1][0].key
+    ranked = {s.key: s for s in recommend(run).ranked}
+    for key in race["candidates"]:
+        assert ranked[key].repeats == len([t for t in race_trials if t.key == key])

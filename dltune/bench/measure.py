@@ -13,6 +13,7 @@ from typing import Any
 
 from dltune.bench.settings import MeasureSettings
 from dltune.engine.transfer import batch_len, batch_nbytes
+from dltune.interval import RunningWindow
 
 Clock = Callable[[], float]
 
@@ -32,6 +33,8 @@ class Window:
     cpu: dict[str, float] = field(default_factory=dict)
     pss: tuple[int, int] = (0, 0)
     window_s: float = 0.0
+    round_batches: int = 1
+    """The cycle segments span: the worker count (a round of bursts), or a short epoch."""
 
 
 def pss_of(proc: Any) -> int:
@@ -96,16 +99,20 @@ def measure_loader(
     The first ``buffered`` batches after the first one (those workers filled during start-up) are
     not timed; then batches are timed until the window is long enough (see MeasureSettings).
     ``to_device(batch)`` copies a batch to the GPU and waits for it (timed as h2d).
-    ``cycle`` (the worker count): batches arrive in bursts of that many, so the window holds at
-    least ``segments x cycle`` batches and each segment spans whole bursts.
+    ``cycle`` (the worker count): batches arrive in bursts of that many (rounds), so the window
+    starts and ends on a round boundary, holds at least ``segments`` rounds, and each segment of its
+    interval spans whole rounds. Past its minimums the window grows until the interval's relative
+    half-width is at most ``settings.precision`` (or ``max_seconds``).
     """
-    need = max(settings.min_batches, settings.segments * max(1, cycle))
+    rnd = max(1, cycle)
+    need = max(settings.min_batches, settings.segments * rnd)
+    running = RunningWindow()
     # Whole epochs: when an epoch is short, each one starts with a bubble (workers idle until the new
     # epoch's first batches are made); a window must span whole epochs, or it reads high or low by
     # where it happens to start and stop (measured: 12 batches of the 7-batch detection epoch read 45% high).
     epoch_len: int | None = None
     in_epoch = phase0 = 0
-    w = Window()
+    w = Window(round_batches=rnd)
     warmup = settings.warmup_batches if settings.warmup_batches is not None else buffered
     w.warmup_batches = warmup
     step = settings.step_ms / 1000
@@ -147,16 +154,32 @@ def measure_loader(
             w.bytes.append(batch_nbytes(batch))
             if to_device is not None:
                 w.h2d_s.append(h2d)
+            running.add(w.samples[-1], w.interval_s[-1])
             elapsed = t2 - window_start
             n = len(w.samples)
-            aligned = epoch_len is None or epoch_len > 4 * need or in_epoch % epoch_len == phase0 % epoch_len
-            if (n >= need and elapsed >= settings.min_seconds and aligned) or (
-                elapsed >= settings.max_seconds and n >= settings.segments
+            if epoch_len is not None and epoch_len <= 4 * need:  # short epochs: end where the window began
+                aligned = in_epoch % epoch_len == phase0 % epoch_len
+                w.round_batches = epoch_len  # and the epoch (with its restart bubble) is the cycle
+            else:  # end on a round boundary: a window that cuts a burst reads high or low
+                aligned = n % rnd == 0
+            if (
+                n >= need
+                and elapsed >= settings.min_seconds
+                and aligned
+                and (
+                    settings.precision <= 0
+                    or running.rel_half_width(settings.segments, w.round_batches) <= settings.precision
+                )
+            ) or (
+                elapsed >= settings.max_seconds
+                and n >= settings.segments
+                and (aligned or elapsed >= 1.5 * settings.max_seconds)
             ):
                 w.window_s = elapsed
                 break
         seen += 1
-        if not timing and seen > warmup:
+        # the window starts once the buffered batches are consumed, on a round boundary
+        if not timing and seen > warmup and (rnd == 1 or seen % rnd == 0):
             timing = True
             window_start = t2
             phase0 = in_epoch

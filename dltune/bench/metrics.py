@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dltune.interval import segment_rates
 from dltune.model import Metrics, Raw
-from dltune.stats import percentiles, segment_rates, summarize
+from dltune.stats import percentiles, summarize
 
 
 def metrics_from_window(
@@ -23,7 +24,7 @@ def metrics_from_window(
     total_t = sum(intervals)
     total_n = sum(samples)
     rate = total_n / total_t if total_t > 0 else 0.0
-    seg = segment_rates(samples, intervals, segments, min_size=max(1, cycle))
+    seg = segment_rates(samples, intervals, segments, min_size=max(1, window.get("round_batches") or cycle))
     s = summarize(seg) if seg else summarize([rate])
     # centre the interval on the window's own rate (segments are equal in batches, not in time)
     low, high = rate - s.half_width, rate + s.half_width

@@ -9,15 +9,20 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dltune import __version__
+from dltune.bench.ceiling import ladder, worker_ceiling
 from dltune.bench.child import WatchedProcess, run_child
+from dltune.bench.climb import climb, edge_notes
+from dltune.bench.confirm import close_to_best, race
+from dltune.bench.events import Event
+from dltune.bench.recorder import Recorder, TrialRunner
 from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import DatasetFacts, Planned, Pruned, SweepSpace, expand, shm_needed
+from dltune.bench.space import DatasetFacts, Planned, Pruned, SweepSpace, expand
 from dltune.bench.trial import PREFLIGHT_JOB, memory_budget, run_trial
 from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError, DatasetFileError
@@ -25,20 +30,8 @@ from dltune.hardware.facts import HardwareFacts
 from dltune.model import RunResult, TrialResult
 from dltune.store import new_run_dir, save_run
 
-
-@dataclass(frozen=True)
-class Event:
-    kind: str  # "planned", "trial_start", "trial_done", "saved", "done"
-    run: RunResult
-    index: int = 0
-    total: int = 0
-    trial: TrialResult | None = None
-    planned: Planned | None = None
-    pruned: tuple[Pruned, ...] = field(default_factory=tuple)
-    folder: Path | None = None
-
-
-TrialRunner = Callable[..., TrialResult]
+MAX_STEPS = 6
+"""Worker counts a sweep may add past its edge (and between its points)."""
 
 
 def preflight(
@@ -151,8 +144,11 @@ def run_bench(
     resume_dir: Path | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
     trial_runner: TrialRunner = run_trial,
+    confirm: bool = True,
 ) -> tuple[RunResult, Path]:
-    """Measure every planned configuration (``settings.repeats`` times, interleaved) and save as it goes."""
+    """Measure every planned configuration (``settings.repeats`` times, interleaved), saving as it goes;
+    then extend the worker axis when the best sits on its edge, and settle the close candidates side by
+    side (``confirm``; see dltune.bench.confirm)."""
     if resume is not None and resume_dir is not None:
         run, folder, planned, pruned = _planned(resume, resume_dir, hardware, space)
     else:
@@ -162,30 +158,85 @@ def run_bench(
     on_event(
         Event("planned", run, total=len(planned) * settings.repeats, pruned=tuple(pruned), folder=folder)
     )
+    rec = Recorder(target, run, folder, trial_runner, on_event, hardware.memory.shm_free)
     done = {(t.key, t.repeat) for t in run.trials}
     jobs = [(r, p) for r in range(settings.repeats) for p in planned]
-    bpp = (run.preflight or {}).get("bytes_per_sample")
-    shm_free = hardware.memory.shm_free
-    for i, (repeat, p) in enumerate(jobs):
-        if (p.config.key(), repeat) in done:
-            continue
-        on_event(Event("trial_start", run, index=i, total=len(jobs), planned=p))
-        result = trial_runner(
-            target,
-            p.config,
-            settings,
-            role=p.role,
-            repeat=repeat,
-            shm_needed=shm_needed(p.config, bpp) if bpp and p.config.num_workers else None,
-            shm_free=shm_free,
-        )
-        run = replace(run, trials=(*run.trials, result))
-        save_run(run, folder)  # after every trial: Ctrl-C or a crash loses at most the trial in flight
-        on_event(Event("trial_done", run, index=i, total=len(jobs), trial=result, planned=p, folder=folder))
-    run = replace(run, complete=True)
-    save_run(run, folder)
-    on_event(Event("done", run, total=len(jobs), folder=folder))
-    return run, folder
+    with rec.stage("grid"):
+        for i, (repeat, p) in enumerate(jobs):
+            if (p.config.key(), repeat) not in done:
+                rec.measure(p.config, settings, p.role, index=i, total=len(jobs))
+    search: dict[str, Any] = {"notes": []}
+    best = _best_sweep(rec, planned)
+    if best is not None and best.num_workers:
+        with rec.stage("workers"):
+            search |= _extend(rec, space, planned, best, settings, hardware)
+    if confirm:
+        known = {p.config.key(): p.config for p in planned} | {
+            t.key: LoaderConfig.from_dict(t.config) for t in rec.trials if t.role.startswith("search")
+        }
+        contenders = close_to_best(rec.trials, known)
+        if len(contenders) > 1:
+            with rec.stage("race"):
+                search["race"] = race(rec, contenders, settings)
+    search["stages"] = rec.stages
+    return rec.finish(search=search)
+
+
+def _best_sweep(rec: Recorder, planned: list[Planned]) -> LoaderConfig | None:
+    keys = {p.config.key(): p.config for p in planned if p.role == "sweep"}
+    ok = [t for t in rec.trials if t.ok and t.metrics and t.key in keys]
+    if not ok:
+        return None
+    return keys[max(ok, key=lambda t: t.metrics.samples_per_s if t.metrics else 0.0).key]
+
+
+def _extend(
+    rec: Recorder,
+    space: SweepSpace,
+    planned: list[Planned],
+    best: LoaderConfig,
+    settings: MeasureSettings,
+    hardware: HardwareFacts,
+) -> dict[str, Any]:
+    """A best on the edge of the swept worker counts: climb past it (``workers = "auto"``), or say so."""
+    same = {
+        p.config.num_workers
+        for p in planned
+        if p.role == "sweep" and replace(p.config, num_workers=best.num_workers) == best
+    }
+    open_ended = isinstance(space.workers, str)
+    trial = next(t for t in rec.trials if t.key == best.key() and t.ok)
+    m = trial.metrics
+    bpp = (rec.run.preflight or {}).get("bytes_per_sample")
+    ceiling = worker_ceiling(
+        hardware,
+        worker_bytes=m.peak_pss_workers / best.num_workers if m and m.peak_pss_workers else None,
+        main_bytes=float(m.peak_pss_main) if m else 0.0,
+        memory_limit=settings.memory_limit,
+        memory_fraction=settings.memory_fraction,
+        shm_per_worker=bpp * (best.batch_size or 1) * (best.prefetch_factor or 2) if bpp else None,
+        max_workers=space.max_workers,
+    )
+    axis = sorted(same)
+    up = [*axis, *ladder(max(axis), ceiling.workers)] if open_ended else axis
+
+    def make(w: int) -> LoaderConfig | None:
+        return replace(best, num_workers=w) if w > 0 and (open_ended or w in same) else None
+
+    rates = climb(
+        rec,
+        make,
+        [w for w in up if w > 0],
+        settings,
+        allowed=None if open_ended else axis,
+        ceiling=ceiling.workers,
+        steps=MAX_STEPS,
+    )
+    return {
+        "ceiling": {"workers": ceiling.workers, "limit": ceiling.limit},
+        "notes": edge_notes(rates, ceiling, open_ended),
+        "axis": {str(w): r for w, r in sorted(rates.items())},
+    }
 
 
 def config_of(trial: TrialResult) -> LoaderConfig:

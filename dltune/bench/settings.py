@@ -16,8 +16,11 @@ class MeasureSettings:
     """...and lasts at least this long,"""
     max_seconds: float = 8.0
     """...unless this much time has passed (then it ends with what it has, at least ``segments`` batches)."""
-    segments: int = 5
-    """The window is cut into this many segments to estimate the spread of throughput."""
+    segments: int = 8
+    """The window is cut into this many segments of whole worker rounds to estimate its interval."""
+    precision: float = 0.03
+    """Past those minimums the window grows until the 95% interval's half-width is at most this share of
+    the rate (enough to rank configurations a few percent apart), or ``max_seconds``. 0: no target."""
     timeout_s: float = 120.0
     """A trial that has not finished after this long is a hang: it is stopped and recorded."""
     step_ms: float = 0.0
@@ -47,5 +50,10 @@ class MeasureSettings:
             raise UsageError(
                 "[measure] values must be positive",
                 "check min_batches, segments, max_seconds, timeout_s, repeats",
+            )
+        if not 0 <= s.precision < 1:
+            raise UsageError(
+                f"[measure] precision {s.precision!r} is not a share between 0 and 1",
+                "use e.g. precision = 0.03 (a 95% interval of +-3%), or 0 for fixed-length windows",
             )
         return s

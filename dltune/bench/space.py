@@ -38,6 +38,8 @@ class SweepSpace:
     """Other LoaderConfig fields shared by every configuration (shuffle, collate, sampler...)."""
     references: bool = True
     """Also measure DataLoader's defaults and the num_workers = cores rule, for comparison."""
+    max_workers: int | None = None
+    """The user's cap (--max-workers): no configuration with more workers is measured."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +116,7 @@ def space_from_dict(d: dict[str, Any]) -> SweepSpace:
         "start_method",
         "loader",
         "references",
+        "max_workers",
     }
     for k in d:
         if k not in known:
@@ -138,6 +141,8 @@ def space_from_dict(d: dict[str, Any]) -> SweepSpace:
         kw["base"] = dict(d["loader"])
     if "references" in d:
         kw["references"] = bool(d["references"])
+    if "max_workers" in d:
+        (kw["max_workers"],) = _tuple(d["max_workers"], "max_workers", int)
     return SweepSpace(**kw)
 
 
@@ -177,11 +182,20 @@ def _pinnings(space: SweepSpace, gpu: bool) -> list[tuple[str, str | None]]:
 def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list[Planned], list[Pruned]]:
     """Every configuration of the space that can run here, and every one dropped with its reason."""
     base = LoaderConfig.from_dict(space.base) if space.base else LoaderConfig()
+    pruned: list[Pruned] = []
     workers: tuple[int, ...] = (
         auto_workers(hw.cpu.usable) if isinstance(space.workers, str) else tuple(space.workers)
     )
+    if space.max_workers is not None:
+        over = [w for w in workers if w > space.max_workers]
+        workers = tuple(w for w in workers if w <= space.max_workers)
+        if over:
+            pruned.append(
+                Pruned(
+                    f"num_workers={','.join(map(str, over))}", f"more than --max-workers {space.max_workers}"
+                )
+            )
     batch_sizes: tuple[int | None, ...] = space.batch_size
-    pruned: list[Pruned] = []
     file_batch_sampler = "batch_sampler" in ds.from_file and not (base.batch_sampler or base.sampler)
     if file_batch_sampler:
         batch_sizes = (None,)

@@ -1,64 +1,74 @@
-"""Adaptive tuning: the grid's best configuration from a fraction of its trials.
+"""Adaptive tuning: find the best configuration wherever it is, measuring a fraction of the grid.
 
-1. Calibrate: measure num_workers=0 and num_workers=1 at the middle batch size.
-2. Predict every worker count of the space with the stage-cost model (dltune.tune_model).
-3. Screen: every batch size at the knee (the smallest promising worker count), then the other
-   promising worker counts at the best batch size.
-4. Neighbours: the leader's other prefetch factors get one trial (and its other batch sizes when its
-   worker count was not screened across them).
-5. Race (dltune.race): the best two are measured again, in rotating order, and the clearly slower
-   dropped, until one is left, the rest is provably within 4%, or ``max_rounds`` rounds are done.
-Every trial is shorter than a sweep's (1 s windows by default) and they run one after another in two
-fresh interpreters (one for num_workers=0, one for worker configurations), which re-import the
-dataset file for each trial: starting an interpreter, importing torch
-and the dataset per trial would cost more than the measurements themselves.
-The result is an ordinary run (recommend and the reports read it) whose ``tuning`` field holds the
-stage costs and the prediction for every configuration measured.
+Named stages, each timed (the report shows where the time went):
+1. **calibrate**: num_workers=0 and the smallest worker count at the middle batch size; the
+   stage-cost model (dltune.tune_model) predicts every worker count from them, and the measured
+   memory per worker, /dev/shm per worker and the machine's limits give the search's ceiling
+   (dltune.bench.ceiling).
+2. **main-process** (when the model predicts that num_workers=0 wins clearly): batch sizes at 0
+   workers and one check of the best worker count; nothing else can win.
+3. **workers**: the promising worker counts, then climb (dltune.search): past the largest measured
+   count while throughput still rises (with ``workers = "auto"`` the axis is open-ended: doubling up
+   to the ceiling, which names the limit that stopped it), down when the smallest measured leads,
+   and between the best and its better neighbour when they are far apart.
+4. **batch-size** and **prefetch**: the leader's other batch sizes and prefetch depths, one trial each.
+5. **race** (dltune.bench.confirm): the candidates too close to rank from separate trials are
+   measured again side by side, interleaved, until the answer is decided.
+6. **reference**: DataLoader's defaults at the winner's batch size, for the report's comparison.
+A fixed batch size, ``--max-workers`` and ``--max-memory`` shape what is measured, not only what is
+chosen. Each trial's window grows until its interval is precise enough to rank (or a short cap), and
+trials run one after another in two fresh interpreters (one for num_workers=0, whose loading in the
+main process changes its allocator's state, one for worker configurations), which re-import the
+dataset file for each trial. The result is an ordinary run (recommend and the reports read it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from dltune.bench.ceiling import Ceiling, ladder, worker_ceiling
 from dltune.bench.child import WatchedProcess
-from dltune.bench.runner import Event, preflight_and_plan
+from dltune.bench.climb import climb, edge_notes
+from dltune.bench.confirm import close_to_best, race
+from dltune.bench.events import Event
+from dltune.bench.recorder import Recorder
+from dltune.bench.runner import preflight_and_plan
 from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import Planned, Pruned, SweepSpace
+from dltune.bench.space import Planned, SweepSpace
 from dltune.bench.trial import run_trial
 from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError
 from dltune.hardware.facts import HardwareFacts
 from dltune.model import RunResult, TrialResult
-from dltune.race import mean_log, settled, survivors
-from dltune.store import save_run
+from dltune.race import mean_log
 from dltune.tune_model import StageCosts, bound, predict, promising_workers
 
-SMALL_GRID = 10
+SMALL_GRID = 6
 """Grids of at most this many configurations are measured whole: tuning would not save time."""
+MAIN_WINS = 1.3
+"""num_workers=0 predicted this much faster than any worker count: only batch sizes are left to search."""
+SATURATED = 0.85
+"""Share of the usable cores in use above which the CPU, not queue depth, limits throughput."""
+MAX_STEPS = 8
+"""Worker counts the climb may add (each step doubles or halves a gap: 8 reach 256x)."""
 
 
-def _screen_settings(s: MeasureSettings) -> MeasureSettings:
-    """Shorter windows than the sweep's: tuning repeats trials rather than running long ones (race.py
-    judges the noise). Not much shorter: measured side by side, windows of 0.4 s and 4 batches read
-    w2-b128 on the image example 10% low against full windows; 1 s and 8 batches agreed within 1%."""
+def screen_settings(s: MeasureSettings) -> MeasureSettings:
+    """Shorter windows than a sweep's, stopped by precision (4%) within a 3 s cap: tuning repeats
+    trials side by side (the race) rather than running long ones. Not too short: windows of 0.4 s and
+    4 batches read w2-b128 on the image example 10% low against full windows."""
     return dataclasses.replace(
         s,
-        min_seconds=min(s.min_seconds, max(s.min_seconds / 2, 1.0)),
-        max_seconds=min(s.max_seconds, 2.5),
+        min_seconds=min(s.min_seconds, 0.75),
+        max_seconds=min(s.max_seconds, 3.0),
         min_batches=min(s.min_batches, 8),
-        segments=min(s.segments, 3),
+        segments=min(s.segments, 6),
+        precision=max(s.precision, 0.04) if s.precision else 0.04,
     )
-
-
-def _pick(planned: list[Planned], **want: Any) -> LoaderConfig | None:
-    for p in planned:
-        if all(getattr(p.config, k) == v for k, v in want.items()):
-            return p.config
-    return None
 
 
 def stage_costs(w0: TrialResult, w1: TrialResult, workers_in_w1: int, cores: int) -> StageCosts:
@@ -78,12 +88,10 @@ def stage_costs(w0: TrialResult, w1: TrialResult, workers_in_w1: int, cores: int
     return StageCosts(m0.samples_per_s, per_worker, max(worker_cpu, 0.01), main, cores)
 
 
-def _rates(trials: list[TrialResult]) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = defaultdict(list)
-    for t in trials:
-        if t.ok and t.metrics:
-            out[t.key].append(t.metrics.samples_per_s)
-    return out
+def _rate(trials: Iterable[TrialResult], key: str) -> float:
+    """Mean (log scale) of a configuration's successful measurements; 0 when it has none."""
+    rates = [t.metrics.samples_per_s for t in trials if t.key == key and t.ok and t.metrics]
+    return math.exp(mean_log(rates)) if rates else 0.0
 
 
 def run_tune(
@@ -96,9 +104,9 @@ def run_tune(
     name: str | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
     trial_runner: Callable[..., TrialResult] | None = None,
-    max_rounds: int = 1,
+    max_rounds: int = 2,
 ) -> tuple[RunResult, Path]:
-    """Tune in one fresh interpreter (a ``trial_runner`` given replaces it, for tests)."""
+    """Tune in fresh interpreters (a ``trial_runner`` given replaces them, for tests)."""
     with WatchedProcess() as main_only, WatchedProcess() as with_workers:
 
         def shared(target: str, config: LoaderConfig, settings: MeasureSettings, **kw: Any) -> TrialResult:
@@ -111,147 +119,235 @@ def run_tune(
         run, folder, planned, pruned = preflight_and_plan(
             target, space, settings, hardware, out_root=out_root, name=name, process=main_only
         )
-        runner = trial_runner or shared
-        return _tune(target, run, folder, planned, pruned, settings, hardware, on_event, runner, max_rounds)
+        rec = Recorder(target, run, folder, trial_runner or shared, on_event, hardware.memory.shm_free)
+        on_event(Event("planned", run, total=0, pruned=tuple(pruned), folder=folder))
+        return Tuner(rec, space, planned, settings, hardware, max_rounds).tune()
 
 
-def _tune(
-    target: str,
-    run: RunResult,
-    folder: Path,
-    planned: list[Planned],
-    pruned: list[Pruned],
-    settings: MeasureSettings,
-    hardware: HardwareFacts,
-    on_event: Callable[[Event], None],
-    trial_runner: Callable[..., TrialResult],
-    max_rounds: int,
-) -> tuple[RunResult, Path]:
-    cores = hardware.cpu.usable
-    sweep = [p for p in planned if p.role == "sweep"]
-    if not sweep:
-        raise BenchmarkError(
-            "nothing left to measure: every configuration was dropped",
-            "see the dropped configurations above and widen the space",
-        )
-    sizes = sorted({p.config.batch_size or 0 for p in sweep})
-    mid = sizes[len(sizes) // 2] or None
-    worker_choices = sorted({p.config.num_workers for p in sweep})
-    trials: list[TrialResult] = []
-    on_event(Event("planned", run, total=0, pruned=tuple(pruned), folder=folder))
+@dataclasses.dataclass
+class Tuner:
+    rec: Recorder
+    space: SweepSpace
+    planned: list[Planned]
+    settings: MeasureSettings
+    hardware: HardwareFacts
+    max_rounds: int = 2
 
-    def measure(cfg: LoaderConfig, s: MeasureSettings, role: str) -> TrialResult:
-        nonlocal run
-        on_event(Event("trial_start", run, index=len(trials), planned=Planned(cfg, role)))
-        t = trial_runner(target, cfg, s, role=role, repeat=sum(x.key == cfg.key() for x in trials))
-        trials.append(t)
-        run = dataclasses.replace(run, trials=tuple(trials))
-        save_run(run, folder)
-        on_event(
-            Event("trial_done", run, index=len(trials), trial=t, planned=Planned(cfg, role), folder=folder)
-        )
-        return t
-
-    def finish(tuning: dict[str, Any]) -> tuple[RunResult, Path]:
-        done = dataclasses.replace(run, trials=tuple(trials), tuning=tuning, complete=True)
-        save_run(done, folder)
-        on_event(Event("done", done, total=len(trials), folder=folder))
-        return done, folder
-
-    if len(sweep) <= SMALL_GRID:
-        # a grid this small costs less to measure whole than to calibrate, screen and race
-        for p in planned:
-            measure(p.config, settings, p.role)
-        return finish({"grid_size": len(planned), "trials": len(trials), "exhaustive": True})
-    short = _screen_settings(settings)
-    # 1. calibration
-    c0 = _pick(sweep, num_workers=0, batch_size=mid, pinning="off") or _pick(sweep, num_workers=0)
-    smallest = min((w for w in worker_choices if w > 0), default=None)
-    c1 = _pick(sweep, num_workers=smallest, batch_size=mid) if smallest else None
-    if c0 is None or c1 is None or smallest is None:
-        raise BenchmarkError(
-            "tuning needs num_workers 0 and at least one count above 0 in the space",
-            "add them to --workers, or use `dltune bench` for the grid",
-        )
-    costs = stage_costs(measure(c0, short, "calibration"), measure(c1, short, "calibration"), smallest, cores)
-    predictions = {p.config.key(): predict(costs, p.config.num_workers) for p in sweep}
-    # 2. promising worker counts; the knee is the smallest of them
-    keep_workers = promising_workers(costs, worker_choices, most=2)
-    min_pf = min((p.config.prefetch_factor or 2 for p in sweep if p.config.num_workers), default=2)
-
-    def config(workers: int, batch: int | None) -> LoaderConfig | None:
-        if workers == 0:
-            return _pick(sweep, num_workers=0, batch_size=batch, pinning="off") or _pick(
-                sweep, num_workers=0, batch_size=batch
+    def __post_init__(self) -> None:
+        self.sweep = [p.config for p in self.planned if p.role == "sweep"]
+        if not self.sweep:
+            raise BenchmarkError(
+                "nothing left to measure: every configuration was dropped",
+                "see the dropped configurations above and widen the space",
             )
-        return _pick(sweep, num_workers=workers, batch_size=batch, prefetch_factor=min_pf)
+        self.short = screen_settings(self.settings)
+        self.open_ended = isinstance(self.space.workers, str)
+        self.sizes = sorted({c.batch_size or 0 for c in self.sweep})
+        self.prefetches = sorted({c.prefetch_factor or 2 for c in self.sweep if c.num_workers})
+        self.worker_axis = sorted({c.num_workers for c in self.sweep})
+        # the configuration every generated one copies its other fields from
+        self.template = next((c for c in self.sweep if c.num_workers), self.sweep[0])
+        self.extra: dict[str, LoaderConfig] = {}
+        """Configurations the open-ended climb added beyond the planned space."""
+        self.notes: list[str] = []
 
-    def screen(configs: list[LoaderConfig | None]) -> list[LoaderConfig]:
-        out = list({c.key(): c for c in configs if c is not None}.values())
-        for c in out:
-            if c.key() not in {t.key for t in trials}:
-                measure(c, short, "screen")
-        return out
+    # ------------------------------------------------------------------ configurations and figures
 
-    def mean_rate(c: LoaderConfig) -> float:
-        return mean_log(_rates(trials).get(c.key(), [0.0]))
+    def config(self, workers: int, batch: int | None, pf: int | None = None) -> LoaderConfig | None:
+        """The planned configuration with these values (or, past the planned worker counts on an
+        open-ended axis, the template with them)."""
+        want: dict[str, Any] = {"num_workers": workers, "batch_size": batch or None}
+        if workers:
+            want["prefetch_factor"] = pf or self.prefetches[0]
+        for c in self.sweep:
+            if all(getattr(c, k) == v for k, v in want.items()):
+                return c
+        if workers and self.open_ended and workers not in self.worker_axis:
+            cfg = dataclasses.replace(
+                self.template,
+                num_workers=workers,
+                batch_size=batch or None,
+                prefetch_factor=want["prefetch_factor"],
+            )
+            self.extra[cfg.key()] = cfg
+            return cfg
+        return None
 
-    def race(alive: list[LoaderConfig], rounds: int) -> LoaderConfig:
-        by_key = {c.key(): c for c in alive}
-        keys = survivors(_rates(trials), list(by_key))
-        for r in range(rounds):
-            if settled(_rates(trials), keys):
-                break
-            for k in keys[r % len(keys) :] + keys[: r % len(keys)]:  # rotate: no one always goes first
-                measure(by_key[k], short, "tune")
-            keys = survivors(_rates(trials), keys)
-        return by_key[keys[0]] if keys else alive[0]
+    def known(self) -> dict[str, LoaderConfig]:
+        return {c.key(): c for c in self.sweep} | self.extra
 
-    # 3a. batch sizes at the knee; 3b. the other promising worker counts at the best batch size
-    at_knee = screen([config(keep_workers[0], b or None) for b in sizes])
-    best_bs = max(at_knee, key=mean_rate).batch_size if at_knee else mid
-    screen([config(w, best_bs) for w in keep_workers[1:]])
-    # 4. the leader's neighbours get one trial: its other prefetch factors, and its other batch sizes
-    #    when its worker count was not screened across batch sizes (a calibration point that leads)
-    by_key = {p.config.key(): p.config for p in sweep}
+    def rate(self, cfg: LoaderConfig) -> float:
+        return _rate(self.rec.trials, cfg.key())
 
-    def measured_ok() -> list[LoaderConfig]:
-        return sorted((by_key[k] for k in _rates(trials) if k in by_key), key=mean_rate, reverse=True)
+    def measure(self, cfg: LoaderConfig | None, role: str) -> None:
+        if cfg is not None and not self.rec.measured(cfg.key()):
+            self.rec.measure(cfg, self.short, role)
 
-    if not measured_ok():
-        raise BenchmarkError(
-            "every configuration tuning measured failed",
-            "see the failures in the run (`dltune recommend --run ...`), or run the grid with `dltune bench`",
-        )
-    leader = measured_ok()[0]
-    sizes_seen = {c.batch_size for c in measured_ok() if c.num_workers == leader.num_workers}
+    def leader(self) -> LoaderConfig:
+        known = self.known()
+        measured = [known[k] for k in {t.key for t in self.rec.trials if t.ok} if k in known]
+        if not measured:
+            raise BenchmarkError(
+                "every configuration tuning measured failed",
+                "see the failures in the run (`dltune recommend --run ...`), or run the grid with `dltune bench`",
+            )
+        return max(measured, key=self.rate)
 
-    def neighbour(c: LoaderConfig) -> bool:
-        if c.num_workers != leader.num_workers or c.pinning != leader.pinning or c.key() == leader.key():
+    # ------------------------------------------------------------------ stages
+
+    def tune(self) -> tuple[RunResult, Path]:
+        rec = self.rec
+        if len(self.sweep) <= SMALL_GRID and not self.open_ended:
+            with rec.stage("grid"):
+                for p in self.planned:
+                    self.measure(p.config, p.role)
+            return self.finish(None, None, exhaustive=True)
+        mid = self.sizes[len(self.sizes) // 2] or None
+        with rec.stage("calibrate"):
+            costs, ceiling = self.calibrate(mid)
+        predicted_best = max(predict(costs, w) for w in self.candidate_workers(ceiling) if w > 0)
+        if 0 in self.worker_axis and costs.r0 >= MAIN_WINS * predicted_best:
+            with rec.stage("main-process"):
+                for b in self.sizes:
+                    self.measure(self.config(0, b or None), "screen")
+                best_w = max(
+                    (w for w in self.candidate_workers(ceiling) if w > 0), key=lambda w: predict(costs, w)
+                )
+                self.measure(self.config(best_w, self.leader().batch_size), "screen")
+        else:
+            with rec.stage("workers"):
+                self.climb(costs, ceiling, mid)
+            lead = self.leader()
+            if len(self.sizes) > 1:
+                with rec.stage("batch-size"):
+                    for b in self.sizes:
+                        self.measure(self.config(lead.num_workers, b or None, lead.prefetch_factor), "screen")
+                    if self.leader().batch_size != lead.batch_size:  # the worker optimum may move with it
+                        self.climb(costs, ceiling, self.leader().batch_size, steps=2)
+            lead = self.leader()
+            if lead.num_workers and len(self.prefetches) > 1 and not self.cpu_saturated(lead):
+                with rec.stage("prefetch"):
+                    for pf in self.prefetches:
+                        self.measure(self.config(lead.num_workers, lead.batch_size, pf), "screen")
+        race_record = None
+        contenders = close_to_best(rec.trials, self.known(), most=2)
+        if len(contenders) > 1:
+            with rec.stage("race"):
+                race_record = race(rec, contenders, self.short, max_rounds=self.max_rounds)
+        winner = self.known()[race_record["winner"]] if race_record else self.leader()
+        with rec.stage("reference"):
+            self.measure(
+                next(
+                    (
+                        p.config
+                        for p in self.planned
+                        if p.config.num_workers == 0
+                        and p.config.batch_size == winner.batch_size
+                        and p.config.pinning == "off"
+                    ),
+                    None,
+                ),
+                "reference",
+            )
+        return self.finish(costs, ceiling, race_record=race_record)
+
+    def cpu_saturated(self, cfg: LoaderConfig) -> bool:
+        """A deeper prefetch queue only helps when workers sit idle while the main process waits; with
+        the usable cores busy (85%+) there is no idle CPU for it to use, so it is not measured."""
+        m = next((t.metrics for t in self.rec.trials if t.key == cfg.key() and t.ok and t.metrics), None)
+        if m is None:
             return False
-        if c.batch_size == leader.batch_size:
-            return True
-        return len(sizes_seen) == 1 and c.prefetch_factor == leader.prefetch_factor
+        used = (m.cpu_main_pct + m.cpu_workers_pct) / 100
+        saturated = used >= SATURATED * self.hardware.cpu.usable
+        if saturated:
+            self.notes.append(
+                f"prefetch_factor was not varied: {cfg.key()} kept {used:.1f} of {self.hardware.cpu.usable} "
+                "usable cores busy, so a deeper queue has no idle CPU to use"
+            )
+        return saturated
 
-    screen([p.config for p in sweep if neighbour(p.config)])
-    # 5. race the best two measured so far (calibration included)
-    winner = race(measured_ok()[:2], max_rounds)
-    # DataLoader's defaults at the winner's batch size, for the report's comparison
-    defaults: LoaderConfig | None = _pick(planned, num_workers=0, batch_size=winner.batch_size, pinning="off")
-    if defaults is not None and defaults.key() not in {t.key for t in trials}:
-        measure(defaults, short, "reference")
-    return finish(
-        {
-            "costs": costs.to_dict(),
-            "grid_size": len(planned),
-            "trials": len(trials),
-            "settings": short.to_dict(),
-            "predictions": {
-                p.config.key(): {
-                    "predicted": predictions[p.config.key()],
-                    "bound": bound(costs, p.config.num_workers),
-                }
-                for p in sweep
-            },
-        }
-    )
+    def calibrate(self, mid: int | None) -> tuple[StageCosts, Ceiling]:
+        smallest = min((w for w in self.worker_axis if w > 0), default=None)
+        c0 = self.config(0, mid) or next((c for c in self.sweep if c.num_workers == 0), None)
+        c1 = self.config(smallest, mid) if smallest else None
+        if c0 is None or c1 is None or smallest is None:
+            raise BenchmarkError(
+                "tuning needs num_workers 0 and at least one count above 0 in the space",
+                "add them to --workers, or use `dltune bench` for the grid",
+            )
+        self.measure(c0, "calibration")
+        self.measure(c1, "calibration")
+        t0 = next(t for t in self.rec.trials if t.key == c0.key())
+        t1 = next(t for t in self.rec.trials if t.key == c1.key())
+        costs = stage_costs(t0, t1, smallest, self.hardware.cpu.usable)
+        return costs, self.ceiling(t1, smallest)
+
+    def ceiling(self, t1: TrialResult, workers: int) -> Ceiling:
+        m = t1.metrics
+        bpp = (self.rec.run.preflight or {}).get("bytes_per_sample")
+        batch = max(self.sizes) or 1
+        return worker_ceiling(
+            self.hardware,
+            worker_bytes=m.peak_pss_workers / workers if m and m.peak_pss_workers else None,
+            main_bytes=float(m.peak_pss_main) if m else 0.0,
+            memory_limit=self.settings.memory_limit,
+            memory_fraction=self.settings.memory_fraction,
+            shm_per_worker=bpp * batch * max(self.prefetches or [2]) if bpp else None,
+            max_workers=self.space.max_workers,
+        )
+
+    def candidate_workers(self, ceiling: Ceiling) -> list[int]:
+        """The worker counts the search may measure: the planned ones, and on an open-ended axis the
+        doubling ladder past them up to the ceiling."""
+        planned = [w for w in self.worker_axis if w <= ceiling.workers]
+        if not self.open_ended:
+            return planned
+        top = max(planned, default=1)
+        return sorted({*planned, *ladder(top, ceiling.workers)})
+
+    def climb(self, costs: StageCosts, ceiling: Ceiling, batch: int | None, steps: int = MAX_STEPS) -> None:
+        """Measure the promising worker counts, then step (dltune.search) until nothing could change the answer."""
+        axis = self.candidate_workers(ceiling)
+        for w in promising_workers(costs, axis, most=2):
+            if w:
+                self.measure(self.config(w, batch), "screen")
+        pf = self.prefetches[0] if self.prefetches else None
+        rates = climb(
+            self.rec,
+            lambda w: self.config(w, batch, pf),
+            [w for w in axis if w > 0],
+            self.short,
+            allowed=None if self.open_ended else self.worker_axis,
+            ceiling=ceiling.workers,
+            steps=steps,
+        )
+        self.notes += edge_notes(rates, ceiling, self.open_ended)
+
+    def finish(
+        self,
+        costs: StageCosts | None,
+        ceiling: Ceiling | None,
+        *,
+        race_record: dict[str, Any] | None = None,
+        exhaustive: bool = False,
+    ) -> tuple[RunResult, Path]:
+        known = self.known()
+        tuning: dict[str, Any] = {"grid_size": len(self.planned), "trials": len(self.rec.trials)}
+        if exhaustive:
+            tuning["exhaustive"] = True
+        if costs is not None:
+            tuning |= {
+                "costs": costs.to_dict(),
+                "settings": self.short.to_dict(),
+                "predictions": {
+                    k: {"predicted": predict(costs, c.num_workers), "bound": bound(costs, c.num_workers)}
+                    for k, c in known.items()
+                    if self.rec.measured(k)
+                },
+            }
+        search: dict[str, Any] = {"stages": self.rec.stages, "notes": self.notes}
+        if ceiling is not None:
+            search["ceiling"] = {"workers": ceiling.workers, "limit": ceiling.limit}
+        if race_record is not None:
+            search["race"] = race_record
+        return self.rec.finish(tuning=tuning, search=search)

@@ -37,6 +37,7 @@ def resolve_space(
     repeats: int | None = None,
     timeout: float | None = None,
     max_memory: str | None = None,
+    max_workers: int | None = None,
 ) -> tuple[SweepSpace, MeasureSettings]:
     """The config file's space and settings, with the command-line flags on top."""
     space, settings = load_space(config)
@@ -51,6 +52,7 @@ def resolve_space(
         pin_memory=pin_memory,
         persistent_workers=bool_list(persistent, "--persistent"),
         start_method=methods,
+        max_workers=max_workers,
     )
     changes: dict[str, Any] = {
         "step_ms": step_ms,
@@ -135,6 +137,9 @@ def bench(
     repeats: int | None = typer.Option(None, "--repeats", help="Trials per configuration."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds before a trial counts as hung."),
     max_memory: str | None = typer.Option(None, "--max-memory", help="Memory cap for one trial, e.g. 8G."),
+    max_workers: int | None = typer.Option(
+        None, "--max-workers", help="Measure no configuration with more workers than this."
+    ),
     out_dir: Path = typer.Option(DEFAULT_ROOT, "--out", help="Folder for run results."),
     name: str | None = typer.Option(None, "--name", help="Run name (default: the dataset file's name)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
@@ -154,6 +159,7 @@ def bench(
         repeats=repeats,
         timeout=timeout,
         max_memory=max_memory,
+        max_workers=max_workers,
         out_dir=out_dir,
         name=name,
         resume=resume,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -42,14 +43,20 @@ def recommend_cmd(
 ) -> None:
     """The DataLoader configuration to use and why, from a run (or tune DATASET first); writes .md/.html/.json."""
     if dataset is not None:
+        # what the user fixed shapes what is measured, not only what is chosen
+        limits: dict[str, Any] = {
+            "batch_size": str(batch_size) if batch_size is not None else None,
+            "max_workers": max_workers,
+            "max_memory": max_memory,
+        }
         if grid:
             from dltune.cli.bench_cmd import do_bench
 
-            _, folder = do_bench(dataset, config, out_dir=out_dir)
+            _, folder = do_bench(dataset, config, out_dir=out_dir, **limits)
         else:
             from dltune.cli.tune_cmd import do_tune
 
-            _, folder = do_tune(dataset, config, out_dir=out_dir)
+            _, folder = do_tune(dataset, config, out_dir=out_dir, **limits)
     else:
         folder = run if run is not None else latest_run(out_dir)
     result = load_run(folder)

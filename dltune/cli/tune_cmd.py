@@ -13,9 +13,10 @@ from dltune.bench.tune import run_tune
 from dltune.cli.app import app
 from dltune.cli.bench_cmd import live, resolve_space
 from dltune.cli.console import err, out
+from dltune.cli.options import byte_size
 from dltune.hardware.facts import probe
 from dltune.model import RunResult
-from dltune.recommend import recommend
+from dltune.recommend import Constraints, recommend
 from dltune.report import terminal
 from dltune.report.files import write_reports
 from dltune.store import DEFAULT_ROOT
@@ -43,6 +44,12 @@ def tune(
     batch_size: str | None = typer.Option(None, "--batch-size", "-b", help="Batch sizes, e.g. 32,64."),
     prefetch: str | None = typer.Option(None, "--prefetch", help="prefetch_factor values, e.g. 2,4."),
     step_ms: float | None = typer.Option(None, "--step-ms", help="Simulated training step per batch, in ms."),
+    max_workers: int | None = typer.Option(
+        None, "--max-workers", help="Measure no configuration with more workers than this."
+    ),
+    max_memory: str | None = typer.Option(
+        None, "--max-memory", help="Memory cap for one configuration's processes, e.g. 4G."
+    ),
     out_dir: Path = typer.Option(DEFAULT_ROOT, "--out", help="Folder for run results."),
 ) -> None:
     """Calibrate, predict every configuration from measured stage costs, measure only the promising ones."""
@@ -54,8 +61,10 @@ def tune(
         batch_size=batch_size,
         prefetch=prefetch,
         step_ms=step_ms,
+        max_workers=max_workers,
+        max_memory=max_memory,
     )
-    rec = recommend(run)
+    rec = recommend(run, Constraints(byte_size(max_memory, "--max-memory"), max_workers))
     paths = write_reports(rec, folder)
     out.print(terminal.render(rec))
     err.print(f"Saved to {folder}; reports: {paths['markdown']}, {paths['html']}")

@@ -11,6 +11,7 @@ from typing import Any
 from dltune.hardware.cpu import CpuFacts, probe_cpu
 from dltune.hardware.gpu import GpuFacts, H2DRate, measure_h2d, probe_nvml
 from dltune.hardware.memory import MemoryFacts, probe_memory
+from dltune.hardware.processes import process_headroom
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class HardwareFacts:
     python: str = ""
     torch: str = ""
     start_methods: tuple[str, ...] = field(default_factory=tuple)
+    process_headroom: int | None = None
+    """Processes that may still be started (RLIMIT_NPROC, cgroup pids.max); None: no limit found."""
 
     @property
     def has_gpu(self) -> bool:
@@ -54,6 +57,7 @@ class HardwareFacts:
             python=d.get("python", ""),
             torch=d.get("torch", ""),
             start_methods=tuple(d.get("start_methods", ())),
+            process_headroom=d.get("process_headroom"),
         )
 
 
@@ -90,4 +94,5 @@ def probe(root: Path = Path("/"), nvml: Any = None, h2d: bool = True) -> Hardwar
         python=sys.version.split()[0],
         torch=torch.__version__,
         start_methods=tuple(mp.get_all_start_methods()),
+        process_headroom=process_headroom(root),
     )

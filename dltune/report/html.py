@@ -8,11 +8,15 @@ from dltune.recommend import Recommendation
 from dltune.report import plots
 from dltune.report.words import (
     PREDICTION_HEADER,
+    RACE_HEADER,
     gains,
     headline,
     machine_line,
     prediction_rows,
+    race_line,
+    race_rows,
     scaling_rows,
+    search_notes,
     top_rows,
     tuned_line,
 )
@@ -56,6 +60,14 @@ def render(rec: Recommendation) -> str:
         model = f"<h2>Model: predicted vs measured</h2><p>{escape(tuned_line(rec) or '')}</p>" + _table(
             PREDICTION_HEADER, prediction_rows(rec)
         )
+    if race_rows(rec):
+        model = (
+            f"<h2>Settled side by side</h2><p>{escape(race_line(rec) or '')}</p>"
+            + _table(RACE_HEADER, race_rows(rec))
+            + model
+        )
+    if search_notes(rec):
+        model += "<h2>How the search went</h2>" + _list(search_notes(rec))
     extra = ""
     if rec.excluded or rec.failures:
         extra = "<h2>Excluded and failed</h2>" + _list(

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dltune.recommend import Recommendation
 from dltune.report.words import (
     PREDICTION_HEADER,
+    RACE_HEADER,
     gains,
     headline,
     machine_line,
     prediction_rows,
+    race_line,
+    race_rows,
     scaling_rows,
+    search_notes,
     top_rows,
     tuned_line,
 )
@@ -53,6 +57,12 @@ def render(rec: Recommendation) -> str:
     lines += ["### Measured configurations (best first)", ""]
     lines += table(["configuration", "samples/s", "95%", "memory", "CPU", ""], top_rows(rec))
     lines.append("")
+    if race_rows(rec):
+        lines += ["### Settled side by side", "", f"- {race_line(rec)}", ""]
+        lines += table(RACE_HEADER, race_rows(rec))
+        lines.append("")
+    if search_notes(rec):
+        lines += ["### How the search went", "", *[f"- {n}" for n in search_notes(rec)], ""]
     if rec.predictions:
         lines += ["### Model: predicted vs measured", "", f"- {tuned_line(rec)}", ""]
         lines += table(PREDICTION_HEADER, prediction_rows(rec))

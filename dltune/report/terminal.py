@@ -11,11 +11,15 @@ from rich.text import Text
 from dltune.recommend import Recommendation
 from dltune.report.words import (
     PREDICTION_HEADER,
+    RACE_HEADER,
     gains,
     headline,
     machine_line,
     prediction_rows,
+    race_line,
+    race_rows,
     scaling_rows,
+    search_notes,
     top_rows,
     tuned_line,
 )
@@ -63,11 +67,14 @@ def render(rec: Recommendation) -> RenderableType:
             top_rows(rec),
         )
     )
+    if race_rows(rec):
+        parts.append(_table(f"Side-by-side race ({race_line(rec)})", RACE_HEADER, race_rows(rec)))
     if rec.predictions:
         parts.append(
             _table(
                 f"Model: predicted vs measured ({tuned_line(rec)})", PREDICTION_HEADER, prediction_rows(rec)
             )
         )
+    parts += [Text(f"• {n}", style="yellow") for n in search_notes(rec)]
     parts.append(Text(f"{rec.considered} configurations considered; {machine_line(rec)}", style="dim"))
     return Group(*parts)

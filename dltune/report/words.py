@@ -112,3 +112,70 @@ def prediction_rows(rec: Recommendation) -> list[list[str]]:
 
 
 PREDICTION_HEADER = ["configuration", "predicted samples/s", "measured", "error", "predicted bound"]
+
+
+RACE_HEADER = ["configuration", "side-by-side trials", "median samples/s", "vs winner", ""]
+
+
+def race_rows(rec: Recommendation) -> list[list[str]]:
+    """The side-by-side race that settled the close candidates (empty when there was none)."""
+    race = (rec.search or {}).get("race")
+    if not race:
+        return []
+    rates: dict[str, list[float]] = race["rates"]
+
+    def median(v: list[float]) -> float:
+        s = sorted(v)
+        return (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2 if s else 0.0
+
+    top = median(rates[race["winner"]]) or 1.0
+    labels = {s.key: config_label(s.config) for s in rec.ranked}
+    rows = []
+    for key in sorted(rates, key=lambda k: -median(rates[k])):
+        mark = (
+            "winner"
+            if key == race["winner"]
+            else "kept (within noise)"
+            if key in race["alive"]
+            else "dropped"
+        )
+        rows.append(
+            [
+                labels.get(key, key),
+                str(len(rates[key])),
+                f"{median(rates[key]):,.0f}",
+                f"{median(rates[key]) / top:.2f}",
+                mark,
+            ]
+        )
+    return rows
+
+
+def race_line(rec: Recommendation) -> str | None:
+    race = (rec.search or {}).get("race")
+    if not race:
+        return None
+    return (
+        f"{len(race['candidates'])} candidates too close to rank from separate trials were measured again "
+        f"side by side, interleaved, for {race['rounds']} rounds"
+    )
+
+
+def search_notes(rec: Recommendation) -> list[str]:
+    """Where the search stopped and why, time per stage, an interrupted run: what the user should know."""
+    search = rec.search or {}
+    out = list(search.get("notes") or [])
+    ceiling = search.get("ceiling")
+    if ceiling:
+        out.append(f"the worker search could go up to {ceiling['workers']} workers ({ceiling['limit']})")
+    stages = search.get("stages") or []
+    if stages:
+        out.append(
+            "time per stage: "
+            + ", ".join(f"{s['stage']} {s['seconds']:.0f} s ({s['trials']} trials)" for s in stages)
+        )
+    if rec.incomplete:
+        out.append(
+            "the run was interrupted: configurations it planned were not measured (resume it with --resume)"
+        )
+    return out

@@ -1,0 +1,187 @@
+"""Does tuning find the true best? Tuned choice vs an exhaustive grid of raw DataLoaders, side by side.
+
+Per case (a dataset file and the batch size the user fixed, as `dltune recommend DATASET --batch-size B`):
+1. The reference pass: an exhaustive in-process grid of raw DataLoaders (no dltune, no isolation),
+   workers 0-16 x prefetch 2/4, timed; then the same grid past 16 (24, 32, 48, 64 workers) so that the
+   grid holds the peak of datasets that wait on storage.
+2. `dltune` tuning exactly as `dltune recommend DATASET --batch-size B` runs it (timed), twice: the
+   second run checks that the choice repeats.
+3. Side by side: the two tuned choices and the grid's three fastest, measured again as raw
+   DataLoaders in rounds whose order rotates; medians.
+Goals: tuned / grid best >= 0.95 (both runs); tune wall time <= 0.25 of the reference pass; the second
+run's choice is the first's or within 3% of it.
+
+    python benchmarks/find_best.py [--cases latency,bursty,text,image,tiny] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from _common import EXAMPLES, ROOT, median
+
+from dltune.bench.space import load_space
+from dltune.bench.tune import run_tune
+from dltune.engine.config import LoaderConfig
+from dltune.engine.dataset_file import load_dataset
+from dltune.hardware.facts import probe
+from dltune.recommend import recommend
+
+warnings.filterwarnings("ignore")
+
+DATASETS = ROOT / "benchmarks" / "datasets"
+CASES: dict[str, tuple[Path, int]] = {
+    "latency": (DATASETS / "latency.py", 64),  # waits on storage: peaks far past the core count
+    "bursty": (DATASETS / "bursty.py", 64),  # slow, heavy-tailed, list collate: batches in bursts
+    "text": (EXAMPLES / "text.py", 64),  # tokenise + pad collate, batch size fixed by the user
+    "image": (EXAMPLES / "image_folder.py", 64),  # JPEG decode + augment: CPU-bound
+    "tiny": (DATASETS / "tiny.py", 64),  # tiny rows: the main process alone wins
+}
+REFERENCE_WORKERS = range(0, 17)
+BEYOND = (24, 32, 48, 64)
+
+
+def raw_rate(spec: Any, w: int, pf: int, bs: int, seconds: float = 2.0) -> float:
+    """samples/s of a plain DataLoader: skip the start-up (two rounds), then at least ``seconds`` and
+    three rounds of batches, across epochs."""
+    from torch.utils.data import DataLoader
+
+    kw: dict[str, Any] = {"collate_fn": spec.extras.collate_fn} if spec.extras.collate_fn else {}
+    loader = DataLoader(
+        spec.dataset,
+        batch_size=bs,
+        num_workers=w,
+        prefetch_factor=pf if w else None,
+        persistent_workers=w > 0,
+        **kw,
+    )
+    it = iter(loader)
+
+    def batch() -> None:
+        nonlocal it
+        try:
+            next(it)
+        except StopIteration:
+            it = iter(loader)
+            next(it)
+
+    for _ in range(2 * max(w, 1)):
+        batch()
+    t0, n = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds or n < 3 * max(w, 1) or n % max(w, 1):
+        batch()
+        n += 1
+    return n * bs / (time.perf_counter() - t0)
+
+
+def configs(workers: Any) -> list[tuple[int, int]]:
+    return [(w, pf) for w in workers for pf in ((2,) if w == 0 else (2, 4))]
+
+
+def label(w: int, pf: int) -> str:
+    return f"w{w}" if w == 0 else f"w{w}-pf{pf}"
+
+
+def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
+    spec = load_dataset(str(path))
+    hw = probe(h2d=False)
+    t0 = time.perf_counter()
+    grid = {c: raw_rate(spec, *c, bs) for c in configs(REFERENCE_WORKERS)}
+    grid_s = time.perf_counter() - t0
+    grid |= {c: raw_rate(spec, *c, bs) for c in configs(BEYOND)}
+    space, settings = load_space("default")
+    space = dataclasses.replace(space, batch_size=(bs,))  # what --batch-size B does
+    tuned: list[tuple[int, int]] = []
+    tune_s: list[float] = []
+    stages: list[str] = []
+    for _ in range(2):
+        with tempfile.TemporaryDirectory() as tmp:
+            t1 = time.perf_counter()
+            run, _ = run_tune(str(path), space, settings, hw, out_root=Path(tmp))
+            tune_s.append(time.perf_counter() - t1)
+        cfg = LoaderConfig.from_dict(recommend(run).chosen.config)
+        tuned.append((cfg.num_workers, cfg.prefetch_factor or 2))
+        stages.append(
+            " ".join(
+                f"{s['stage']}:{s['seconds']:.0f}s/{s['trials']}"
+                for s in (run.search or {}).get("stages", [])
+            )
+        )
+    top = sorted(grid, key=lambda c: -grid[c])[:3]
+    contenders = list(dict.fromkeys([*tuned, *top]))
+    rates: dict[tuple[int, int], list[float]] = {c: [] for c in contenders}
+    for r in range(rounds):
+        for c in contenders[r % len(contenders) :] + contenders[: r % len(contenders)]:
+            rates[c].append(raw_rate(spec, *c, bs))
+    med = {c: median(v) for c, v in rates.items()}
+    best = max(med[c] for c in top)
+    spread = (
+        max((max(v) - min(v)) / median(v) for v in rates.values() if len(v) > 1 and median(v) > 0)
+        if rounds > 1
+        else math.nan
+    )
+    return {
+        "name": name,
+        "grid_s": grid_s,
+        "tune_s": tune_s,
+        "tuned": tuned,
+        "ratios": [med[c] / best for c in tuned],
+        "repeat": med[tuned[1]] / med[tuned[0]],
+        "grid_best": top[0],
+        "grid": grid,
+        "side_by_side": med,
+        "spread": spread,
+        "stages": stages,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    for name in args.cases.split(","):
+        path, bs = CASES[name]
+        row = run_case(name, path, bs, args.rounds)
+        rows.append(row)
+        g = row["grid"]
+        print(
+            f"{name} (batch {bs}): grid " + " ".join(f"{label(*c)}={g[c]:,.0f}" for c in sorted(g)),
+            flush=True,
+        )
+        print(
+            f"  side by side ({args.rounds} rounds, medians): "
+            + ", ".join(f"{label(*c)} {v:,.0f}" for c, v in row["side_by_side"].items())
+            + f"; max spread across rounds {row['spread']:.0%}",
+            flush=True,
+        )
+        for i, st in enumerate(row["stages"]):
+            print(
+                f"  tune run {i + 1}: {row['tune_s'][i]:.0f} s, chose {label(*row['tuned'][i])}; stages {st}"
+            )
+    print()
+    print(f"{'case':<9}{'tuned/best (run 1, run 2)':>27}{'tune/grid time':>16}{'repeat':>8}  choices")
+    ok = True
+    for row in rows:
+        r1, r2 = row["ratios"]
+        tt = median(row["tune_s"]) / row["grid_s"]
+        ok &= min(r1, r2) >= 0.95 and tt <= 0.25 and row["repeat"] >= 0.97
+        print(
+            f"{row['name']:<9}{r1:>14.3f}, {r2:.3f}{tt:>16.2f}{row['repeat']:>8.3f}  "
+            f"{label(*row['tuned'][0])}, {label(*row['tuned'][1])} (grid best {label(*row['grid_best'])})"
+        )
+    print(
+        f"goals (>= 0.95 of best, <= 0.25 of the reference grid's time, repeat within 3%): {'PASS' if ok else 'FAIL'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

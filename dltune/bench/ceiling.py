@@ -1,0 +1,99 @@
+"""How far the worker search may go on this machine, and which limit stops it (pure).
+
+Latency-bound datasets (samples that wait on storage or the network) keep gaining from workers far
+past the core count, so the search has no fixed multiple of the cores: it climbs while throughput
+rises, up to the first limit that would make more workers fail rather than slow down: RAM for the
+workers' memory, /dev/shm for the batches in flight, open files, processes, or the user's own cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dltune.hardware.facts import HardwareFacts
+
+HARD_CAP = 256
+"""dltune never plans more workers than this for one loader (beyond it start-up alone takes seconds)."""
+FDS_PER_WORKER = 8
+"""Open files one worker costs the main process: its index and result queues, pipes, shared-memory handles."""
+FD_RESERVE = 128
+"""Open files kept for everything else (the dataset's own files, torch, the watchdog)."""
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    workers: int
+    """The most workers the search may try."""
+    limit: str
+    """Which limit that is, in words with its numbers."""
+
+
+def worker_ceiling(
+    hw: HardwareFacts,
+    *,
+    worker_bytes: float | None = None,
+    main_bytes: float = 0.0,
+    memory_limit: int | None = None,
+    memory_fraction: float = 0.8,
+    shm_per_worker: float | None = None,
+    max_workers: int | None = None,
+) -> Ceiling:
+    """The lowest of the limits that apply. ``worker_bytes``: one worker's measured memory (PSS);
+    ``shm_per_worker``: /dev/shm one worker's batches in flight take (prefetch x batch bytes)."""
+    found: list[Ceiling] = [Ceiling(HARD_CAP, f"dltune's cap of {HARD_CAP} workers per loader")]
+    if max_workers is not None:
+        found.append(Ceiling(max_workers, f"--max-workers {max_workers}"))
+    if worker_bytes and worker_bytes > 0:
+        budget = hw.memory.usable_available * memory_fraction
+        if memory_limit:
+            budget = min(budget, memory_limit)
+        n = int((budget - main_bytes) / worker_bytes)
+        found.append(
+            Ceiling(
+                max(0, n),
+                f"memory: about {worker_bytes / 2**20:,.0f} MiB per worker within {budget / 2**30:,.1f} GiB",
+            )
+        )
+    if shm_per_worker and shm_per_worker > 0 and hw.memory.shm_total:
+        n = int(0.9 * hw.memory.shm_free / shm_per_worker)
+        found.append(
+            Ceiling(
+                max(0, n),
+                f"/dev/shm: {shm_per_worker / 2**20:,.1f} MiB of batches in flight per worker, "
+                f"{hw.memory.shm_free / 2**30:,.1f} GiB free",
+            )
+        )
+    if hw.memory.open_files_soft:
+        n = (hw.memory.open_files_soft - FD_RESERVE) // FDS_PER_WORKER
+        found.append(
+            Ceiling(max(0, n), f"open files: the soft limit is {hw.memory.open_files_soft} (ulimit -n)")
+        )
+    if hw.process_headroom is not None:
+        found.append(
+            Ceiling(
+                max(0, hw.process_headroom - 16),
+                f"processes: {hw.process_headroom} more may start (ulimit -u, cgroup pids.max)",
+            )
+        )
+    return min(found, key=lambda c: c.workers)
+
+
+def ladder(start: int, ceiling: int) -> list[int]:
+    """Worker counts above ``start`` that the climb tries: doubling, then the ceiling itself."""
+    out: list[int] = []
+    w = max(1, start) * 2
+    while w < ceiling:
+        out.append(w)
+        w *= 2
+    if ceiling > start and (not out or out[-1] != ceiling):
+        out.append(ceiling)
+    return out
+
+
+def between(low: int, high: int) -> int | None:
+    """The worker count halfway between two measured ones (geometrically), if any lies between."""
+    if high - low < 2:
+        return None
+    mid = round((low * high) ** 0.5) if low > 0 else (high // 2)
+    mid = min(max(mid, low + 1), high - 1)
+    return mid

@@ -1,0 +1,72 @@
+"""Walk the worker axis with real trials: up past the edge, down, and between (dltune.search decides)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from dltune.bench.ceiling import Ceiling
+from dltune.bench.recorder import Recorder
+from dltune.bench.settings import MeasureSettings
+from dltune.engine.config import LoaderConfig
+from dltune.race import mean_log
+from dltune.search import next_workers
+
+
+def axis_rates(rec: Recorder, make: Callable[[int], LoaderConfig | None]) -> dict[int, float]:
+    """Samples/s (geometric mean of the repeats) by worker count, for the configurations ``make`` builds."""
+    found: dict[int, list[float]] = {}
+    for t in rec.trials:
+        w = int(t.config.get("num_workers", 0) or 0)
+        cfg = make(w) if w > 0 else None
+        if cfg is not None and cfg.key() == t.key:
+            found.setdefault(w, []).append(t.metrics.samples_per_s if t.ok and t.metrics else 0.0)
+    return {w: math.exp(mean_log(v)) if any(x > 0 for x in v) else 0.0 for w, v in found.items()}
+
+
+def climb(
+    rec: Recorder,
+    make: Callable[[int], LoaderConfig | None],
+    up: Sequence[int],
+    settings: MeasureSettings,
+    *,
+    allowed: Sequence[int] | None,
+    ceiling: int,
+    steps: int,
+) -> dict[int, float]:
+    """Measure worker counts chosen by ``dltune.search.next_workers`` until it has nothing to add
+    (or ``steps`` trials); returns the rates along the axis. A failed count (memory, /dev/shm, a
+    refused fork) reads 0 and stops the climb in that direction."""
+    rates = axis_rates(rec, make)
+    for _ in range(steps):
+        step = next_workers({w: r for w, r in rates.items() if r > 0}, up, allowed=allowed, ceiling=ceiling)
+        if step is None or step[0] in rates:
+            break
+        cfg = make(step[0])
+        if cfg is None:
+            break
+        rec.measure(cfg, settings, f"search-{step[1]}")
+        rates = axis_rates(rec, make)
+        if rates.get(step[0], 0) <= 0:
+            break
+    return rates
+
+
+def edge_notes(rates: dict[int, float], ceiling: Ceiling, open_ended: bool) -> list[str]:
+    """What the report must say when the best is the largest worker count measured."""
+    ok = {w: r for w, r in rates.items() if r > 0}
+    if not ok:
+        return []
+    top, best = max(ok), max(ok, key=lambda w: ok[w])
+    if best != top:
+        return []
+    if top >= ceiling.workers:
+        return [
+            f"throughput still rose at {top} workers, where the search stopped at a limit: {ceiling.limit}"
+        ]
+    if not open_ended:
+        return [
+            f"the best is the largest worker count measured ({top}): the best may lie beyond {top} workers "
+            "(use --workers auto, or list larger counts)"
+        ]
+    return []

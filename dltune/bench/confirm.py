@@ -1,0 +1,71 @@
+"""Settle close candidates side by side: measure them again, interleaved, and drop the clearly slower.
+
+Used after a sweep (``dltune bench``) and at the end of tuning. Each round measures every surviving
+candidate once, in an order that rotates from round to round (no candidate always goes first); after
+``min_rounds`` the candidates clearly slower than the best on the race's own measurements are
+dropped (dltune.race), and the race ends when one is left, the rest are provably within a few
+percent, or after ``max_rounds``. Only race trials (role ``race``) decide: measurements taken minutes
+apart are not compared with each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dltune.bench.recorder import Recorder
+from dltune.bench.settings import MeasureSettings
+from dltune.engine.config import LoaderConfig
+from dltune.model import RACE, TrialResult
+from dltune.race import contenders, mean_log, settled, survivors
+
+
+def rel_hw(t: TrialResult) -> float:
+    m = t.metrics
+    if m is None or not m.samples_per_s:
+        return 1.0
+    return (m.samples_per_s_high - m.samples_per_s) / m.samples_per_s
+
+
+def close_to_best(
+    trials: Sequence[TrialResult], allowed: dict[str, LoaderConfig], most: int = 3
+) -> list[LoaderConfig]:
+    """The measured configurations (among ``allowed``) too close to the best to rank from separate trials."""
+    best: dict[str, TrialResult] = {}
+    for t in trials:
+        if not (t.ok and t.metrics and t.key in allowed):
+            continue
+        held = best.get(t.key)
+        if held is None or (held.metrics and t.metrics.samples_per_s > held.metrics.samples_per_s):
+            best[t.key] = t
+    measured = [(k, t.metrics.samples_per_s, rel_hw(t)) for k, t in best.items() if t.metrics]
+    return [allowed[k] for k in contenders(measured, most=most)]
+
+
+def race(
+    rec: Recorder,
+    configs: Sequence[LoaderConfig],
+    settings: MeasureSettings,
+    *,
+    min_rounds: int = 2,
+    max_rounds: int = 3,
+) -> dict[str, Any]:
+    """Race ``configs`` (at least two) and return what happened: candidates, rounds, rates, winner."""
+    by_key = {c.key(): c for c in configs}
+    keys = list(by_key)
+    rates: dict[str, list[float]] = {k: [] for k in keys}
+    alive = list(keys)
+    rounds = 0
+    for r in range(max_rounds):
+        rounds = r + 1
+        for k in alive[r % len(alive) :] + alive[: r % len(alive)]:
+            t = rec.measure(by_key[k], settings, RACE)
+            rates[k].append(t.metrics.samples_per_s if t.ok and t.metrics else 0.0)
+        failed = [k for k in alive if rates[k][-1] <= 0]
+        alive = [k for k in alive if k not in failed] or alive[:1]
+        if rounds >= min_rounds:
+            alive = survivors(rates, alive)
+            if settled(rates, alive):
+                break
+    winner = max(alive, key=lambda k: mean_log(rates[k]))
+    return {"candidates": keys, "rounds": rounds, "rates": rates, "alive": alive, "winner": winner}

@@ -1,0 +1,106 @@
+"""Where to measure next along the worker axis (pure): climb past the edge, then narrow the peak.
+
+Given the throughput measured at some worker counts (one batch size, one prefetch depth), the next
+count to measure is:
+1. **up**, when the best is the largest count measured and still rising against the one below
+   (more than ``RISING``): a best on the edge of the measured space means the space is too small.
+   Upward steps come from ``ladder`` (doubling when the axis is open-ended), never past the ceiling.
+2. **down**, when the best is the smallest count measured above 0 and a smaller one is allowed.
+3. **between**, when the best and a neighbour are far apart (more than ``GAP`` x) and the curve could
+   rise between them by more than ``GAIN`` (it is taken to be concave: it rises, flattens, falls):
+   the point between them, the better neighbour's side first.
+None when nothing is left that could change the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+RISING = 0.03
+"""A step up that gains less than this is flat: the climb stops there."""
+GAP = 1.3
+"""Neighbours closer than this factor are not worth a point between them."""
+
+
+def _between(low: int, high: int, allowed: Sequence[int] | None) -> int | None:
+    """The count geometrically halfway between ``low`` and ``high`` (from ``allowed`` when given)."""
+    if high - low < 2:
+        return None
+    target = (max(low, 0.5) * high) ** 0.5
+    if allowed is not None:
+        inside = [w for w in allowed if low < w < high]
+        return min(inside, key=lambda w: abs(w - target)) if inside else None
+    return min(max(round(target), low + 1), high - 1)
+
+
+def next_workers(
+    rates: Mapping[int, float],
+    up: Sequence[int],
+    *,
+    allowed: Sequence[int] | None = None,
+    ceiling: int | None = None,
+    refine: bool = True,
+) -> tuple[int, str] | None:
+    """The next worker count to measure and why ('up', 'down' or 'between'), or None.
+
+    ``rates``: samples/s by worker count (counts above 0). ``up``: the counts the climb may try, in
+    order. ``allowed``: when the user listed the counts, only those are measured (``up`` too);
+    None leaves the axis open. ``ceiling``: the most workers any step may use."""
+    measured = sorted(w for w in rates if w > 0)
+    if not measured:
+        return None
+    cap = ceiling if ceiling is not None else max([*up, *measured])
+    best = max(measured, key=lambda w: rates[w])
+    below = [w for w in measured if w < best]
+    above = [w for w in measured if w > best]
+    if not above:
+        rising = not below or rates[best] > rates[below[-1]] * (1 + RISING)
+        nxt = next((w for w in up if w > best and w <= cap and w not in rates), None)
+        if rising and nxt is not None and (allowed is None or nxt in allowed):
+            return nxt, "up"
+    if not below:
+        pool = allowed if allowed is not None else range(1, best)
+        lower = [w for w in pool if 0 < w < best and w not in rates]
+        if lower:
+            return max(lower), "down"
+    if not refine:
+        return None
+    lo = below[-1] if below else None
+    hi = above[0] if above else None
+    # the better neighbour's side first: the peak leans towards it
+    sides = sorted(
+        [(rates[n], a, b) for n, a, b in ((lo, lo, best), (hi, best, hi)) if n is not None],
+        reverse=True,
+    )
+    for _, a, b in sides:
+        if a is None or b is None or b < GAP * max(a, 1):
+            continue
+        mid = _between(a, b, allowed)
+        if mid is None or mid in rates or mid > cap:
+            continue
+        if _ceiling_at(mid, rates, measured) >= rates[best] * (1 + GAIN):
+            return mid, "between"
+    return None
+
+
+GAIN = 0.05
+"""A point between two measured counts is measured only when it could beat the best by this much."""
+
+
+def _line(x: float, p: tuple[int, float], q: tuple[int, float]) -> float:
+    return p[1] + (q[1] - p[1]) * (x - p[0]) / (q[0] - p[0])
+
+
+def _ceiling_at(x: int, rates: Mapping[int, float], measured: Sequence[int]) -> float:
+    """The most throughput can be at ``x`` if it is concave in the worker count (it rises, flattens,
+    falls: never rises faster after a slower stretch): below every chord through two measured points
+    on the same side of ``x``, extended to it."""
+    # no worker processes deliver nothing: (0, 0) anchors the rising side
+    left = [(0, 0.0)] + [(w, rates[w]) for w in measured if w < x]
+    right = [(w, rates[w]) for w in measured if w > x]
+    bound = float("inf")
+    if len(left) >= 2:
+        bound = min(bound, _line(x, left[-2], left[-1]))
+    if len(right) >= 2:
+        bound = min(bound, _line(x, right[0], right[1]))
+    return bound

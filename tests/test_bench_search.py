@@ -1,0 +1,61 @@
+"""The sweep's own search (fake trials): a best on the edge of the automatic worker list is extended,
+a listed one is reported, and close candidates are settled side by side before recommend chooses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dltune.bench.runner import run_bench
+from dltune.bench.settings import MeasureSettings
+from dltune.bench.space import SweepSpace
+from dltune.recommend import recommend
+
+from .test_tune import HW2, fake_runner, storage_peak
+
+
+def _bench(space: SweepSpace, write_file, tmp_path: Path):
+    target = str(write_file("bench_open", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+    calls: list[str] = []
+    run, _ = run_bench(
+        target,
+        space,
+        MeasureSettings(),
+        HW2,
+        out_root=tmp_path,
+        trial_runner=fake_runner(storage_peak, calls),
+    )
+    return run, calls
+
+
+def test_a_best_on_the_automatic_edge_is_extended(write_file, tmp_path: Path) -> None:
+    run, _ = _bench(SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2,)), write_file, tmp_path)
+    climbed = [t for t in run.trials if t.role.startswith("search")]
+    assert climbed and max(t.config["num_workers"] for t in climbed) > 8
+    rec = recommend(run)
+    assert storage_peak(rec.chosen.workers, 64)[0] >= 0.95 * 6000, rec.chosen.key
+    assert (run.search or {})["ceiling"]["workers"] >= 40
+
+
+def test_a_best_on_a_listed_edge_is_reported_not_extended(write_file, tmp_path: Path) -> None:
+    run, _ = _bench(
+        SweepSpace(workers=(0, 2, 4, 8), batch_size=(64,), prefetch_factor=(2,)), write_file, tmp_path
+    )
+    assert max(t.config["num_workers"] for t in run.trials) == 8
+    rec = recommend(run)
+    assert any("may lie beyond 8" in n for n in (rec.search or {}).get("notes", []))
+
+
+def test_close_candidates_are_confirmed_side_by_side(write_file, tmp_path: Path) -> None:
+    # 38 and 42 workers read within a few percent of each other: only a race may rank them
+    run, _ = _bench(
+        SweepSpace(workers=(0, 16, 38, 42), batch_size=(64,), prefetch_factor=(2,)), write_file, tmp_path
+    )
+    race = (run.search or {}).get("race")
+    assert race and len(race["candidates"]) >= 2 and race["rounds"] >= 2
+    assert {t.key for t in run.trials if t.role == "race"} == set(race["candidates"])
+    rec = recommend(run)
+    assert rec.chosen.key in race["candidates"]
+    from dltune.report import markdown
+
+    md = markdown.render(rec)
+    assert "Settled side by side" in md and "time per stage" in md

@@ -1,0 +1,98 @@
+"""The worker-axis search (pure): climb past the edge, stop when flat, narrow a peak only when it pays."""
+
+from __future__ import annotations
+
+import pytest
+
+from dltune.bench.ceiling import HARD_CAP, ladder, worker_ceiling
+from dltune.hardware.cpu import CpuFacts
+from dltune.hardware.facts import HardwareFacts
+from dltune.hardware.memory import MemoryFacts
+from dltune.search import next_workers
+
+
+def walk(truth, start: list[int], up: list[int], allowed=None, ceiling=None, steps=12) -> dict[int, float]:
+    """Drive next_workers as the tuner does, against a known curve."""
+    rates = {w: truth(w) for w in start}
+    for _ in range(steps):
+        step = next_workers(rates, up, allowed=allowed, ceiling=ceiling)
+        if step is None:
+            break
+        assert step[0] not in rates
+        rates[step[0]] = truth(step[0])
+    return rates
+
+
+def peaked(w: int) -> float:
+    """Storage-latency-bound on a small machine: linear to 40 workers, then slower (contention)."""
+    return 150.0 * w if w <= 40 else 6000.0 - 40.0 * (w - 40)
+
+
+def test_the_climb_goes_past_the_edge_and_finds_the_peak() -> None:
+    rates = walk(peaked, [1, 8], ladder(8, 256))
+    best = max(rates, key=lambda w: rates[w])
+    assert peaked(best) >= 0.95 * 6000, rates
+    assert max(rates) >= 64  # it went beyond the peak to see the fall
+    assert len(rates) <= 9, rates
+
+
+def test_a_flat_step_stops_the_climb() -> None:
+    cpu = lambda w: min(100.0 * w, 200.0)  # noqa: E731 - two cores, CPU-bound
+    rates = walk(cpu, [1, 2], ladder(2, 256))
+    assert max(rates) == 4  # 4 workers gained nothing over 2: no reason to try 8
+    assert len(rates) <= 4  # at most one look between 2 and 4
+    assert next_workers({1: 100.0, 2: 200.0, 3: 200.0, 4: 201.0}, [4, 8, 16]) is None
+
+
+def test_the_smallest_leading_walks_down() -> None:
+    assert next_workers({4: 500.0, 8: 300.0}, [8, 16], allowed=[1, 2, 4, 8]) == (2, "down")
+
+
+def test_a_listed_axis_is_respected() -> None:
+    rates = walk(peaked, [1, 8], [16, 32], allowed=[1, 2, 4, 8, 16, 32])
+    assert set(rates) <= {1, 2, 4, 8, 16, 32} and 32 in rates
+
+
+def test_the_ceiling_stops_the_climb() -> None:
+    rates = walk(lambda w: 100.0 * w, [1, 8], ladder(8, 48), ceiling=48)
+    assert max(rates) == 48
+
+
+def test_between_only_where_the_peak_could_be() -> None:
+    # a sharp knee at 8 (CPU-bound on 8 cores): nothing between 1 and 8 can beat 8 by 5%
+    rates = {1: 100.0, 8: 780.0, 16: 740.0}
+    step = next_workers(rates, [16, 32], allowed=None)
+    assert step is not None and 8 < step[0] < 16
+    rates[step[0]] = 770.0
+    assert next_workers(rates, [16, 32]) is None or next_workers(rates, [16, 32])[0] > 8  # type: ignore[index]
+
+
+def _hw(open_files: int = 65536, headroom: int | None = None, shm_free: int = 16 << 30) -> HardwareFacts:
+    return HardwareFacts(
+        cpu=CpuFacts(2, 2, 2, None, 2),
+        memory=MemoryFacts(24 << 30, 20 << 30, 0, 0, None, None, 16 << 30, shm_free, open_files, open_files),
+        process_headroom=headroom,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kw", "workers", "named"),
+    [
+        ({}, HARD_CAP, "cap"),
+        ({"worker_bytes": 1 << 30}, 16, "memory"),
+        ({"shm_per_worker": 1 << 30, "hw": _hw(shm_free=10 << 30)}, 9, "/dev/shm"),
+        ({"hw": _hw(open_files=1024)}, 112, "open files"),
+        ({"hw": _hw(headroom=40)}, 24, "processes"),
+        ({"max_workers": 12}, 12, "--max-workers"),
+    ],
+)
+def test_the_ceiling_names_the_limit(kw: dict, workers: int, named: str) -> None:
+    hw = kw.pop("hw", _hw())
+    c = worker_ceiling(hw, **kw)
+    assert c.workers == workers and named in c.limit
+
+
+def test_ladder_doubles_to_the_ceiling() -> None:
+    assert ladder(8, 48) == [16, 32, 48]
+    assert ladder(8, 64) == [16, 32, 64]
+    assert ladder(8, 8) == []
