@@ -233,7 +233,7 @@ def scaling_curve(stats: Sequence[ConfigStat], chosen: ConfigStat, cores: int) -
     # a worker that waits on storage keeps less than a core busy: the CPUs then carry cores / that many
     one_stat = next((s for s in same if s.workers == 1), None)
     per_worker = (one_stat.cpu_pct - one_stat.main_cpu_pct) / 100 if one_stat else 1.0
-    fit = cores / per_worker if 0.02 < per_worker < 0.9 else cores
+    fit = cores / per_worker if 0.02 < per_worker < 0.5 else cores  # clearly waiting, or CPU-bound
     return [
         ScalingPoint(w, r, (min(w, fit) * one) if one and w > 0 else None) for w, r in sorted(by_w.items())
     ]

@@ -17,6 +17,12 @@ from dltune.interval import RunningWindow
 
 Clock = Callable[[], float]
 
+MIN_ROUNDS = 3
+"""Even at its time cap a window holds this many rounds of ``num_workers`` batches: with slow batches
+arriving in bursts, a window of one burst says nothing about the rate."""
+HARD_CAP_FACTOR = 6
+"""...but never runs past this many times ``max_seconds`` (the trial's own timeout stays the backstop)."""
+
 
 @dataclass
 class Window:
@@ -163,17 +169,21 @@ def measure_loader(
             else:  # end on a round boundary: a window that cuts a burst reads high or low
                 aligned = n % rnd == 0
             if (
-                n >= need
-                and elapsed >= settings.min_seconds
-                and aligned
-                and (
-                    settings.precision <= 0
-                    or running.rel_half_width(settings.segments, w.round_batches) <= settings.precision
+                (
+                    n >= need
+                    and elapsed >= settings.min_seconds
+                    and aligned
+                    and (
+                        settings.precision <= 0
+                        or running.rel_half_width(settings.segments, w.round_batches) <= settings.precision
+                    )
                 )
-            ) or (
-                elapsed >= settings.max_seconds
-                and n >= settings.segments
-                and (aligned or elapsed >= 1.5 * settings.max_seconds)
+                or (
+                    elapsed >= settings.max_seconds
+                    and n >= max(settings.segments, MIN_ROUNDS * rnd)
+                    and (aligned or elapsed >= 1.5 * settings.max_seconds)
+                )
+                or elapsed >= HARD_CAP_FACTOR * settings.max_seconds
             ):
                 w.window_s = elapsed
                 break

@@ -229,6 +229,9 @@ class Tuner:
                 with rec.stage("prefetch"):
                     for pf in self.prefetches:
                         self.measure(self.config(lead.num_workers, lead.batch_size, pf), "screen")
+                    after = self.leader()
+                    if after.prefetch_factor != lead.prefetch_factor:  # deeper queues move the worker optimum
+                        self.climb(costs, ceiling, after.batch_size, steps=2, pf=after.prefetch_factor)
         race_record = None
         contenders = close_to_best(rec.trials, self.known(), most=2)
         if len(contenders) > 1:
@@ -305,13 +308,20 @@ class Tuner:
         top = max(planned, default=1)
         return sorted({*planned, *ladder(top, ceiling.workers)})
 
-    def climb(self, costs: StageCosts, ceiling: Ceiling, batch: int | None, steps: int = MAX_STEPS) -> None:
+    def climb(
+        self,
+        costs: StageCosts,
+        ceiling: Ceiling,
+        batch: int | None,
+        steps: int = MAX_STEPS,
+        pf: int | None = None,
+    ) -> None:
         """Measure the promising worker counts, then step (dltune.search) until nothing could change the answer."""
         axis = self.candidate_workers(ceiling)
+        pf = pf or (self.prefetches[0] if self.prefetches else None)
         for w in promising_workers(costs, axis, most=2):
             if w:
-                self.measure(self.config(w, batch), "screen")
-        pf = self.prefetches[0] if self.prefetches else None
+                self.measure(self.config(w, batch, pf), "screen")
         rates = climb(
             self.rec,
             lambda w: self.config(w, batch, pf),
