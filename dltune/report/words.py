@@ -92,8 +92,14 @@ def machine_line(rec: Recommendation) -> str:
 def tuned_line(rec: Recommendation) -> str | None:
     if not rec.tuned:
         return None
+    trials, grid = rec.tuned.get("trials") or 0, rec.tuned.get("grid_size") or 0
+    if trials >= grid:
+        return (
+            f"tuned adaptively: {trials} trials; the planned grid had {grid} configurations and the search "
+            "went past it (more workers, or side-by-side repeats)"
+        )
     return (
-        f"tuned adaptively: {rec.tuned.get('trials')} trials instead of the grid's {rec.tuned.get('grid_size')} "
+        f"tuned adaptively: {trials} trials instead of the grid's {grid} "
         "configurations (`dltune bench` measures the whole grid)"
     )
 
