@@ -88,12 +88,3 @@ def ladder(start: int, ceiling: int) -> list[int]:
     if ceiling > start and (not out or out[-1] != ceiling):
         out.append(ceiling)
     return out
-
-
-def between(low: int, high: int) -> int | None:
-    """The worker count halfway between two measured ones (geometrically), if any lies between."""
-    if high - low < 2:
-        return None
-    mid = round((low * high) ** 0.5) if low > 0 else (high // 2)
-    mid = min(max(mid, low + 1), high - 1)
-    return mid
