@@ -30,6 +30,12 @@ def mean_log(values: Sequence[float]) -> float:
     return sum(logs) / len(logs) if logs else -math.inf
 
 
+def geo_mean(values: Sequence[float]) -> float:
+    """Geometric mean of the positive values (the typical rate of repeats); 0 when there are none."""
+    m = mean_log(values)
+    return math.exp(m) if m > -math.inf else 0.0
+
+
 def noise_sd(rates: Mapping[str, Sequence[float]]) -> float:
     """Pooled within-configuration standard deviation of log throughput."""
     ss, df = 0.0, 0

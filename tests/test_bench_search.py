@@ -6,25 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from dltune.bench.runner import run_bench
-from dltune.bench.settings import MeasureSettings
 from dltune.bench.space import SweepSpace
 from dltune.recommend import recommend
 
-from .test_tune import HW2, fake_runner, storage_peak
+from .test_tune import _tune, storage_peak
 
 
 def _bench(space: SweepSpace, write_file, tmp_path: Path):
-    target = str(write_file("bench_open", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
-    calls: list[str] = []
-    run, _ = run_bench(
-        target,
-        space,
-        MeasureSettings(),
-        HW2,
-        out_root=tmp_path,
-        trial_runner=fake_runner(storage_peak, calls),
-    )
-    return run, calls
+    return _tune(storage_peak, space, tmp_path, write_file, entry=run_bench)
 
 
 def test_a_best_on_the_automatic_edge_is_extended(write_file, tmp_path: Path) -> None:

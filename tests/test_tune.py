@@ -135,10 +135,18 @@ def storage_peak(w: int, bs: int) -> tuple[float, float, float]:
     return rate, min(12.0 * w, 190.0), 5.0
 
 
-def _tune(truth, space: SweepSpace, tmp_path: Path, write_file, settings: MeasureSettings | None = None):
-    target = str(write_file("tune_open", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+def _tune(
+    truth,
+    space: SweepSpace,
+    tmp_path: Path,
+    write_file,
+    settings: MeasureSettings | None = None,
+    entry=run_tune,
+):
+    """Search ``space`` on the 2-core fake machine against ``truth``: tuning, or (``entry=run_bench``) a sweep."""
+    target = str(write_file("search_open", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
     calls: list[str] = []
-    run, _ = run_tune(
+    run, _ = entry(
         target,
         space,
         settings or MeasureSettings(),

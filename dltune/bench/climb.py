@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
-from dltune.bench.ceiling import Ceiling
+from dltune.bench.ceiling import Ceiling, worker_ceiling
 from dltune.bench.recorder import Recorder
 from dltune.bench.settings import MeasureSettings
 from dltune.engine.config import LoaderConfig
-from dltune.race import mean_log
+from dltune.hardware.facts import HardwareFacts
+from dltune.model import TrialResult
+from dltune.race import geo_mean
 from dltune.search import next_workers
 
 
@@ -21,7 +22,7 @@ def axis_rates(rec: Recorder, make: Callable[[int], LoaderConfig | None]) -> dic
         cfg = make(w) if w > 0 else None
         if cfg is not None and cfg.key() == t.key:
             found.setdefault(w, []).append(t.metrics.samples_per_s if t.ok and t.metrics else 0.0)
-    return {w: math.exp(mean_log(v)) if any(x > 0 for x in v) else 0.0 for w, v in found.items()}
+    return {w: geo_mean(v) for w, v in found.items()}
 
 
 def climb(
@@ -70,3 +71,26 @@ def edge_notes(rates: dict[int, float], ceiling: Ceiling, open_ended: bool) -> l
             "(use --workers auto, or list larger counts)"
         ]
     return []
+
+
+def measured_ceiling(
+    hw: HardwareFacts,
+    trial: TrialResult,
+    settings: MeasureSettings,
+    *,
+    batch_bytes: float | None,
+    prefetch: int,
+    max_workers: int | None,
+) -> Ceiling:
+    """The worker ceiling from a measured trial: its workers' PSS per worker, its main process, and the
+    /dev/shm that ``prefetch`` batches of ``batch_bytes`` per worker take."""
+    m, workers = trial.metrics, int(trial.config.get("num_workers") or 1)
+    return worker_ceiling(
+        hw,
+        worker_bytes=m.peak_pss_workers / workers if m and m.peak_pss_workers else None,
+        main_bytes=float(m.peak_pss_main) if m else 0.0,
+        memory_limit=settings.memory_limit,
+        memory_fraction=settings.memory_fraction,
+        shm_per_worker=batch_bytes * prefetch if batch_bytes else None,
+        max_workers=max_workers,
+    )

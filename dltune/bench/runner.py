@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from dltune import __version__
-from dltune.bench.ceiling import ladder, worker_ceiling
+from dltune.bench.ceiling import ladder
 from dltune.bench.child import WatchedProcess, run_child
-from dltune.bench.climb import climb, edge_notes
+from dltune.bench.climb import climb, edge_notes, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
 from dltune.bench.recorder import Recorder, TrialRunner
@@ -206,15 +206,13 @@ def _extend(
     }
     open_ended = isinstance(space.workers, str)
     trial = next(t for t in rec.trials if t.key == best.key() and t.ok)
-    m = trial.metrics
     bpp = (rec.run.preflight or {}).get("bytes_per_sample")
-    ceiling = worker_ceiling(
+    ceiling = measured_ceiling(
         hardware,
-        worker_bytes=m.peak_pss_workers / best.num_workers if m and m.peak_pss_workers else None,
-        main_bytes=float(m.peak_pss_main) if m else 0.0,
-        memory_limit=settings.memory_limit,
-        memory_fraction=settings.memory_fraction,
-        shm_per_worker=bpp * (best.batch_size or 1) * (best.prefetch_factor or 2) if bpp else None,
+        trial,
+        settings,
+        batch_bytes=bpp * (best.batch_size or 1) if bpp else None,
+        prefetch=best.prefetch_factor or 2,
         max_workers=space.max_workers,
     )
     axis = sorted(same)

@@ -25,14 +25,13 @@ dataset file for each trial. The result is an ordinary run (recommend and the re
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from dltune.bench.ceiling import Ceiling, ladder, worker_ceiling
+from dltune.bench.ceiling import Ceiling, ladder
 from dltune.bench.child import WatchedProcess
-from dltune.bench.climb import climb, edge_notes
+from dltune.bench.climb import climb, edge_notes, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
 from dltune.bench.recorder import Recorder
@@ -44,7 +43,7 @@ from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError
 from dltune.hardware.facts import HardwareFacts
 from dltune.model import RunResult, TrialResult
-from dltune.race import mean_log
+from dltune.race import geo_mean
 from dltune.tune_model import StageCosts, bound, predict, promising_workers
 
 SMALL_GRID = 6
@@ -89,9 +88,8 @@ def stage_costs(w0: TrialResult, w1: TrialResult, workers_in_w1: int, cores: int
 
 
 def _rate(trials: Iterable[TrialResult], key: str) -> float:
-    """Mean (log scale) of a configuration's successful measurements; 0 when it has none."""
-    rates = [t.metrics.samples_per_s for t in trials if t.key == key and t.ok and t.metrics]
-    return math.exp(mean_log(rates)) if rates else 0.0
+    """Geometric mean of a configuration's successful measurements; 0 when it has none."""
+    return geo_mean([t.metrics.samples_per_s for t in trials if t.key == key and t.ok and t.metrics])
 
 
 def run_tune(
@@ -283,19 +281,16 @@ class Tuner:
         t0 = next(t for t in self.rec.trials if t.key == c0.key())
         t1 = next(t for t in self.rec.trials if t.key == c1.key())
         costs = stage_costs(t0, t1, smallest, self.hardware.cpu.usable)
-        return costs, self.ceiling(t1, smallest)
+        return costs, self.ceiling(t1)
 
-    def ceiling(self, t1: TrialResult, workers: int) -> Ceiling:
-        m = t1.metrics
+    def ceiling(self, t1: TrialResult) -> Ceiling:
         bpp = (self.rec.run.preflight or {}).get("bytes_per_sample")
-        batch = max(self.sizes) or 1
-        return worker_ceiling(
+        return measured_ceiling(
             self.hardware,
-            worker_bytes=m.peak_pss_workers / workers if m and m.peak_pss_workers else None,
-            main_bytes=float(m.peak_pss_main) if m else 0.0,
-            memory_limit=self.settings.memory_limit,
-            memory_fraction=self.settings.memory_fraction,
-            shm_per_worker=bpp * batch * max(self.prefetches or [2]) if bpp else None,
+            t1,
+            self.settings,
+            batch_bytes=bpp * (max(self.sizes) or 1) if bpp else None,
+            prefetch=max(self.prefetches or [2]),
             max_workers=self.space.max_workers,
         )
 
