@@ -22,7 +22,7 @@ from _common import median
 
 from dltune.bench.abba import abba, checkout_at
 from dltune.bench.space import load_space
-from dltune.engine.config import LoaderConfig
+from dltune.model.loader import LoaderConfig
 from dltune.regress import judge
 
 DATASET = """

@@ -29,9 +29,9 @@ from _common import EXAMPLES, ROOT, median
 
 from dltune.bench.space import load_space
 from dltune.bench.tune import run_tune
-from dltune.engine.config import LoaderConfig
 from dltune.engine.dataset_file import load_dataset
 from dltune.hardware.facts import probe
+from dltune.model.loader import LoaderConfig
 from dltune.recommend import recommend
 
 warnings.filterwarnings("ignore")

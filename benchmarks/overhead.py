@@ -16,9 +16,9 @@ import sys
 
 from _common import EXAMPLES, ROOT, median
 
-from dltune.bench.settings import MeasureSettings
 from dltune.bench.trial import run_trial
-from dltune.engine.config import LoaderConfig
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 
 BARE = r"""
 import json, sys, time

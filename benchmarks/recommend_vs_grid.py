@@ -16,11 +16,11 @@ from pathlib import Path
 from _common import EXAMPLES, median
 
 from dltune.bench.runner import run_bench
-from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import SweepSpace
 from dltune.bench.trial import run_trial
-from dltune.engine.config import LoaderConfig
 from dltune.hardware.facts import probe
+from dltune.model import SweepSpace
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 from dltune.recommend import recommend
 
 ALL = ("image_folder", "imbalanced", "detection", "text", "stream")
@@ -44,7 +44,7 @@ def main() -> None:
         rec = recommend(run)
         ok = sorted(run.ok_trials(), key=lambda t: -t.metrics.samples_per_s)  # type: ignore[union-attr]
         configs = {
-            "recommended": LoaderConfig.from_dict(rec.chosen.config),
+            "recommended": rec.chosen.config,
             "grid best": LoaderConfig.from_dict(ok[0].config),
             "defaults": LoaderConfig(batch_size=BATCH[name]),
             "cores rule": LoaderConfig(batch_size=BATCH[name], num_workers=cores, prefetch_factor=2),

@@ -13,7 +13,7 @@ from _common import EXAMPLES, cv, median
 
 from dltune.bench.space import load_space
 from dltune.bench.trial import run_trial
-from dltune.engine.config import LoaderConfig
+from dltune.model.loader import LoaderConfig
 
 
 def main() -> None:

@@ -16,10 +16,10 @@ import time
 from _common import EXAMPLES, median
 
 from dltune.bench.child import WatchedProcess
-from dltune.bench.settings import MeasureSettings
 from dltune.bench.trial import run_trial
 from dltune.bench.tune import _screen_settings
-from dltune.engine.config import LoaderConfig
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 
 CASES = [
     ("image_folder", LoaderConfig(batch_size=32, num_workers=2, persistent_workers=True)),

@@ -23,8 +23,8 @@ from dltune.bench.runner import run_bench
 from dltune.bench.space import load_space
 from dltune.bench.trial import run_trial
 from dltune.bench.tune import run_tune
-from dltune.engine.config import LoaderConfig
 from dltune.hardware.facts import probe
+from dltune.model.loader import LoaderConfig
 from dltune.recommend import recommend
 
 ALL = ("image_folder", "imbalanced", "detection", "text", "stream")
@@ -50,11 +50,11 @@ def main() -> None:
             tune_s = time.perf_counter() - t0
         grid_rec, tune_rec = recommend(grid), recommend(tuned)
         best = max(grid.ok_trials(), key=lambda t: t.metrics.samples_per_s)  # type: ignore[union-attr]
-        bs = best.config["batch_size"]
+        bs = best.config.batch_size
         configs = {
-            "tuned": LoaderConfig.from_dict(tune_rec.chosen.config),
-            "recommended": LoaderConfig.from_dict(grid_rec.chosen.config),
-            "grid best": LoaderConfig.from_dict(best.config),
+            "tuned": tune_rec.chosen.config,
+            "recommended": grid_rec.chosen.config,
+            "grid best": best.config,
             "defaults": LoaderConfig(batch_size=bs),
             "cores rule": LoaderConfig(batch_size=bs, num_workers=hw.cpu.usable, prefetch_factor=2),
         }

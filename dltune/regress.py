@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from dltune.stats import Comparison, compare, compare_paired
 
@@ -46,12 +45,6 @@ class CheckResult:
         if not self.verdicts:
             return INCONCLUSIVE
         return max((v.verdict for v in self.verdicts), key=_SEVERITY.__getitem__)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["verdict"] = self.verdict
-        d["kind"] = "dltune.check"
-        return d
 
 
 def smallest_p(n_base: int, n_cand: int, paired: bool) -> float:

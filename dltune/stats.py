@@ -56,16 +56,6 @@ def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 90, 99)) -> 
     return [float(v) for v in np.percentile(np.asarray(values, dtype=float), qs)]
 
 
-def overlaps(a: Summary, b: Summary) -> bool:
-    """True when two confidence intervals overlap: the difference is within measurement noise."""
-    return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
-
-
-def ties_with(best: Summary, other: Summary, min_rel: float = 0.02) -> bool:
-    """``other`` is not measurably slower than ``best``: intervals overlap, or within ``min_rel``."""
-    return overlaps(best, other) or other.mean >= best.mean * (1 - min_rel)
-
-
 @dataclass(frozen=True)
 class Comparison:
     """Candidate vs baseline throughput (higher is better)."""
@@ -99,14 +89,6 @@ def compare(
     p = float(sps.mannwhitneyu(b, a, alternative="less").pvalue)
     noise = max(float(a.std(ddof=1) / a.mean()), float(b.std(ddof=1) / b.mean()))
     return Comparison(ratio, lo, hi, p, noise, len(a), len(b))
-
-
-def min_detectable_drop(noise: float, n_per_side: int, alpha: float = 0.05) -> float:
-    """Roughly the smallest relative drop detectable with these samples (two-sample z approximation, power 0.8)."""
-    if n_per_side < 2:
-        return math.inf
-    z = float(sps.norm.ppf(1 - alpha) + sps.norm.ppf(0.8))
-    return z * noise * math.sqrt(2 / n_per_side)
 
 
 def compare_paired(baseline: Sequence[float], candidate: Sequence[float]) -> Comparison:

@@ -1,37 +1,166 @@
-"""Saving and loading run results: one folder per run, JSON with a schema version, a CSV beside it.
+"""The one place dltune's files become objects and objects become files: runs, baselines, recommendations.
 
-Writes are atomic (temporary file, then rename), so an interrupted save never corrupts a run that
-was already on disk.
+Each file kind carries ``kind`` and ``schema_version``. Reading checks every field against the typed
+model (dltune.model) and names the first one that is wrong; older versions are migrated first. Writes
+are atomic (temporary file, then rename), so an interrupted save never corrupts what was on disk.
+
+Format history
+--------------
+- ``dltune.run``
+  - 1 (dltune 0.1): sections as plain dicts; ``hardware.gpus[*].link_gbps`` stored (derived);
+    early runs lack ``search``, ``space.max_workers``, ``settings.precision``.
+  - 2: every section typed (hardware, settings, space, pruned, preflight, trials' configs, tuning,
+    search); derived figures are no longer stored; a missing field takes the model's default.
+- ``dltune.baseline``: 1 as 2 but untyped; 2 typed (target, created, hardware, versions, settings,
+  configs[key, config, samples]).
+- ``dltune.recommendation``: 1 as 2 but untyped; 2 typed (``loader`` stays first: the DataLoader
+  keyword arguments, for ``jq``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import re
 import tempfile
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dltune.errors import ResultsFileError
-from dltune.model import RUN_KIND, SCHEMA_VERSION, RunResult
+from dltune.model.baseline import Baseline
+from dltune.model.recommendation import Recommendation
+from dltune.model.results import RunResult
 
 RUN_FILE = "run.json"
 CSV_FILE = "trials.csv"
+RECOMMENDATION_JSON = "recommendation.json"
 DEFAULT_ROOT = Path(".dltune/runs")
 
+RUN_KIND = "dltune.run"
+BASELINE_KIND = "dltune.baseline"
+RECOMMENDATION_KIND = "dltune.recommendation"
+SCHEMA_VERSION = 2
+"""The version every kind is written with (they move together)."""
 
-def new_run_dir(root: Path, name: str, now: datetime | None = None) -> Path:
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
-    path = root / f"{stamp}-{slug}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{stamp}-{slug}-{n}"
-    path.mkdir(parents=True)
-    return path
+T = TypeVar("T")
+
+
+class SchemaError(ValueError):
+    """A field does not match the model; ``path`` says which (``trials[3].metrics.cv``)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path or 'the file'}: {problem}")
+
+
+# ---------------------------------------------------------------- objects <-> JSON values ----------
+
+
+def to_json(obj: Any) -> Any:
+    """A model object as plain JSON values (dataclasses -> dicts, tuples -> lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_json(v) for v in obj]
+    return obj
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def from_json(tp: Any, value: Any, path: str = "") -> Any:
+    """``value`` (parsed JSON) as an instance of the type ``tp``, checked field by field.
+
+    Unknown keys are ignored (a newer dltune may add fields); a missing field takes its default, and
+    a missing field without one is an error, as is a value of the wrong type."""
+    if tp is Any:
+        return value
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return from_json(arg, value, path)
+            except SchemaError as exc:
+                errors.append(exc)
+        raise errors[0] if len(errors) == 1 else SchemaError(path, f"{value!r:.80} is not {_name(tp)}")
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass(tp, value, path)
+    if origin in (list, tuple, Sequence):
+        if not isinstance(value, list):
+            raise SchemaError(path, f"{value!r:.80} is not a list")
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(args) != len(value):
+                raise SchemaError(path, f"holds {len(value)} values, not {len(args)}")
+            return tuple(
+                from_json(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
+            )
+        items = [from_json(args[0] if args else Any, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is not list else items
+    if origin in (dict, Mapping):
+        if not isinstance(value, dict):
+            raise SchemaError(path, f"{value!r:.80} is not a table")
+        vt = args[1] if args else Any
+        return {str(k): from_json(vt, v, f"{path}.{k}") for k, v in value.items()}
+    return _scalar(tp, value, path)
+
+
+def decode(cls: type[T], value: Any) -> T:
+    """``value`` as a ``cls`` (a model dataclass), checked field by field (see from_json)."""
+    return _dataclass(cls, value, "")
+
+
+def _scalar(tp: Any, value: Any, path: str) -> Any:
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SchemaError(path, f"{value!r:.80} is not a number")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SchemaError(path, f"{value!r:.80} is not an integer")
+        return value
+    if tp in (str, bool):
+        if not isinstance(value, tp):
+            raise SchemaError(path, f"{value!r:.80} is not {_name(tp)}")
+        return value
+    raise SchemaError(path, f"has a type dltune cannot read ({tp!r})")  # a model bug, caught by tests
+
+
+def _dataclass(cls: type[T], value: Any, path: str) -> T:
+    if not isinstance(value, dict):
+        raise SchemaError(path, f"{value!r:.80} is not a table")
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        where = f"{path}.{f.name}" if path else f.name
+        if f.name in value:
+            kwargs[f.name] = from_json(hints[f.name], value[f.name], where)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SchemaError(where, "is missing")
+    return cls(**kwargs)
+
+
+def _name(tp: Any) -> str:
+    return {str: "a string", bool: "true or false", int: "an integer", float: "a number"}.get(tp, str(tp))
+
+
+# ---------------------------------------------------------------- files --------------------------------
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -46,48 +175,17 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def trials_table(run: RunResult) -> Any:
-    """One row per trial: its configuration's knobs, status and headline metrics (a pandas DataFrame)."""
-    import pandas as pd
-
-    rows = []
-    for t in run.trials:
-        row: dict[str, Any] = {"key": t.key, "role": t.role, "repeat": t.repeat, "status": t.status}
-        for k in (
-            "num_workers",
-            "batch_size",
-            "prefetch_factor",
-            "pinning",
-            "persistent_workers",
-            "multiprocessing_context",
-        ):
-            row[k] = t.config.get(k)
-        if t.metrics:
-            m = t.metrics
-            row.update(
-                samples_per_s=m.samples_per_s,
-                ci_low=m.samples_per_s_low,
-                ci_high=m.samples_per_s_high,
-                cv=m.cv,
-                first_batch_s=m.first_batch_s,
-                wait_p50_ms=m.wait_p50_ms,
-                wait_p99_ms=m.wait_p99_ms,
-                cpu_main_pct=m.cpu_main_pct,
-                cpu_workers_pct=m.cpu_workers_pct,
-                peak_pss_mib=m.peak_pss_total / 2**20,
-                stall_fraction=m.stall_fraction,
-            )
-        row["reason"] = t.reason
-        rows.append(row)
-    return pd.DataFrame(rows)
+def dumps(kind: str, obj: Any, first: Mapping[str, Any] | None = None) -> str:
+    """The JSON text of a model object, with its kind and schema version (``first``: keys put first)."""
+    body = to_json(obj)
+    doc = {**(first or {}), **body, "kind": kind, "schema_version": SCHEMA_VERSION}
+    return json.dumps(doc, indent=1, default=_non_finite)
 
 
-def save_run(run: RunResult, folder: Path) -> Path:
-    """Write run.json and trials.csv into ``folder``; returns the JSON path."""
-    path = folder / RUN_FILE
-    write_atomic(path, json.dumps(run.to_dict(), indent=1, default=str))
-    write_atomic(folder / CSV_FILE, trials_table(run).to_csv(index=False))
-    return path
+def _non_finite(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return str(x)
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
@@ -95,7 +193,9 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
         text = path.read_text()
     except FileNotFoundError:
         raise ResultsFileError(f"{what} {path} does not exist", "check the path") from None
-    except OSError as exc:
+    except IsADirectoryError:
+        raise ResultsFileError(f"{what} {path} is a folder, not a file", "pass the JSON file") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise ResultsFileError(f"cannot read {what} {path}: {exc}") from None
     try:
         data = json.loads(text)
@@ -109,27 +209,83 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def load_run(path: str | Path) -> RunResult:
-    """Load a run from its folder or its run.json."""
+def _load(
+    path: Path,
+    what: str,
+    kind: str,
+    cls: type[T],
+    migrations: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]],
+    fix: str,
+) -> T:
+    data = read_json(path, what)
+    if data.get("kind") != kind:
+        raise ResultsFileError(f"{path} is not a dltune {what} (kind={data.get('kind')!r})", fix)
+    version = data.get("schema_version")
+    migrate = migrations.get(version) if isinstance(version, int) else None
+    if version != SCHEMA_VERSION and migrate is None:
+        raise ResultsFileError(
+            f"{path} has schema version {version!r}; this dltune reads versions "
+            f"{', '.join(map(str, sorted([*migrations, SCHEMA_VERSION])))}",
+            "upgrade dltune to read it, or make the file again with this version",
+        )
+    if migrate is not None:
+        data = migrate(data)
+    try:
+        return decode(cls, data)
+    except SchemaError as exc:
+        raise ResultsFileError(f"{path} is damaged: {exc}", fix) from None
+
+
+# ---------------------------------------------------------------- version 1 -> 2 ----------------------
+
+
+def _same(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 has version 2's field names: the typed reader checks it field by field, ignores what
+    version 2 no longer stores (``link_gbps``, a recommendation's own ``kind`` field) and gives what
+    early files lack (``search``, ``precision``, ``max_workers``...) its default."""
+    return data
+
+
+# ---------------------------------------------------------------- runs --------------------------------
+
+
+def new_run_dir(root: Path, name: str, now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    path = root / f"{stamp}-{slug}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{slug}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def save_run(run: RunResult, folder: Path) -> Path:
+    """Write run.json and trials.csv (the tidy frame, ``run.frame()``) into ``folder``; returns the JSON path."""
+    path = folder / RUN_FILE
+    write_atomic(path, run_json(run))
+    write_atomic(folder / CSV_FILE, run.frame().to_csv(index=False))
+    return path
+
+
+def run_json(run: RunResult) -> str:
+    return dumps(RUN_KIND, run)
+
+
+def load_run(path: str | os.PathLike[str]) -> RunResult:
+    """Load a run from its folder or its run.json (schema version 1 or 2)."""
     p = Path(path)
     if p.is_dir():
         p = p / RUN_FILE
-    data = read_json(p, "results file")
-    if data.get("kind") != RUN_KIND:
-        raise ResultsFileError(
-            f"{p} is not a dltune run file (kind={data.get('kind')!r})",
-            "pass a folder made by `dltune bench`, e.g. .dltune/runs/<time>-<name>",
-        )
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ResultsFileError(
-            f"{p} has schema version {version}; this dltune reads version {SCHEMA_VERSION}",
-            "re-run `dltune bench` with this version of dltune",
-        )
-    try:
-        return RunResult.from_dict(data)
-    except (TypeError, KeyError, ValueError) as exc:
-        raise ResultsFileError(f"{p} is damaged: {exc}", "re-run `dltune bench`") from None
+    return _load(
+        p,
+        "results file",
+        RUN_KIND,
+        RunResult,
+        {1: _same},
+        "pass a folder made by `dltune bench`, e.g. .dltune/runs/<time>-<name>, or re-run it",
+    )
 
 
 def latest_run(root: Path = DEFAULT_ROOT) -> Path:
@@ -142,39 +298,53 @@ def latest_run(root: Path = DEFAULT_ROOT) -> Path:
     return runs[-1]
 
 
-BASELINE_KIND = "dltune.baseline"
+# ---------------------------------------------------------------- baselines ---------------------------
 
 
-def save_baseline(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(
-        path, json.dumps({"kind": BASELINE_KIND, "schema_version": SCHEMA_VERSION, **data}, indent=1)
-    )
+def save_baseline(path: Path, baseline: Baseline) -> None:
+    write_atomic(path, dumps(BASELINE_KIND, baseline))
 
 
-def load_baseline(path: Path) -> dict[str, Any]:
+def load_baseline(path: Path) -> Baseline:
     """A baseline file written by `dltune baseline save`; corrupt or foreign files are clear errors."""
-    data = read_json(path, "baseline file")
-    if data.get("kind") != BASELINE_KIND:
-        raise ResultsFileError(
-            f"{path} is not a dltune baseline (kind={data.get('kind')!r})",
-            "create one with `dltune baseline save DATASET.py`",
-        )
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise ResultsFileError(
-            f"{path} has schema version {data.get('schema_version')}; this dltune reads {SCHEMA_VERSION}",
-            "save the baseline again with this dltune",
-        )
-    configs = data.get("configs")
-    if (
-        not isinstance(configs, list)
-        or not configs
-        or not all(
-            isinstance(c, dict) and isinstance(c.get("config"), dict) and isinstance(c.get("samples"), list)
-            for c in configs
-        )
-    ):
+    baseline = _load(
+        path,
+        "baseline file",
+        BASELINE_KIND,
+        Baseline,
+        {1: _same},
+        "save the baseline again with `dltune baseline save DATASET.py`",
+    )
+    if not baseline.configs or not all(c.samples for c in baseline.configs):
         raise ResultsFileError(
             f"{path} is damaged: it lists no configurations with samples",
             "save the baseline again with `dltune baseline save`",
         )
-    return data
+    return baseline
+
+
+# ---------------------------------------------------------------- recommendations ---------------------
+
+
+def recommendation_json(rec: Recommendation) -> str:
+    """The recommendation as JSON; its first key, ``loader``, holds exactly DataLoader's keyword arguments."""
+    return dumps(RECOMMENDATION_KIND, rec, first={"loader": rec.loader})
+
+
+def load_recommendation(path: str | os.PathLike[str]) -> Recommendation:
+    """Read a recommendation written by ``dltune recommend`` (its JSON file, or the run folder holding it).
+
+    ``rec.loader`` holds the DataLoader keyword arguments, ``rec.loader_config`` the LoaderConfig;
+    ``dltune.build_loader(dataset, rec)`` builds it.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / RECOMMENDATION_JSON
+    return _load(
+        p,
+        "recommendation",
+        RECOMMENDATION_KIND,
+        Recommendation,
+        {1: _same},
+        "pass the recommendation.json written by `dltune recommend`, or run it again",
+    )

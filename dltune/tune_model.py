@@ -11,45 +11,34 @@ With 0 workers it delivers ``r0``, measured. The slowest bound wins.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+
+from dltune.model.trace import StageCosts
+
+__all__ = ["StageCosts", "bound", "predict", "promising_workers"]
 
 
-@dataclass(frozen=True)
-class StageCosts:
-    r0: float
-    """samples/s in the main process (num_workers=0)"""
-    r1: float
-    """samples/s with one worker"""
-    worker_cpu: float
-    """cores one busy worker uses (1.0 = CPU-bound; 0.1 = waiting 90% of the time)"""
-    main_cpu_per_sample: float
-    """main-process CPU seconds per sample with workers (unpickling, collate in main, pinning)"""
-    cores: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def _bounds(costs: StageCosts, workers: int) -> dict[str, float]:
+    """Each bound's samples/s with ``workers`` (> 0) workers, by name."""
+    return {
+        "workers": workers * costs.r1,
+        "cpu": costs.r1 * costs.cores / max(costs.worker_cpu, 0.02),
+        "main-process receive": (
+            1 / costs.main_cpu_per_sample if costs.main_cpu_per_sample > 0 else float("inf")
+        ),
+    }
 
 
 def predict(costs: StageCosts, workers: int) -> float:
     """Predicted steady-state samples/s with ``workers`` workers."""
-    if workers == 0:
-        return costs.r0
-    linear = workers * costs.r1
-    cpu_cap = costs.r1 * costs.cores / max(costs.worker_cpu, 0.02)
-    main_cap = 1 / costs.main_cpu_per_sample if costs.main_cpu_per_sample > 0 else float("inf")
-    return min(linear, cpu_cap, main_cap)
+    return costs.r0 if workers == 0 else min(_bounds(costs, workers).values())
 
 
 def bound(costs: StageCosts, workers: int) -> str:
     """Which bound sets the prediction: 'main process', 'workers', 'cpu' or 'main-process receive'."""
     if workers == 0:
         return "main process"
-    linear = workers * costs.r1
-    cpu_cap = costs.r1 * costs.cores / max(costs.worker_cpu, 0.02)
-    main_cap = 1 / costs.main_cpu_per_sample if costs.main_cpu_per_sample > 0 else float("inf")
-    smallest = min(linear, cpu_cap, main_cap)
-    return "workers" if smallest == linear else "cpu" if smallest == cpu_cap else "main-process receive"
+    bounds = _bounds(costs, workers)
+    return min(bounds, key=bounds.__getitem__)
 
 
 def promising_workers(

@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
-from dltune.engine.config import LoaderConfig
-from dltune.model import FAILED, Metrics, RunResult, TrialResult
+from dltune.model import (
+    FAILED,
+    CpuFacts,
+    HardwareFacts,
+    LoaderConfig,
+    MeasureSettings,
+    MemoryFacts,
+    Metrics,
+    Preflight,
+    RunResult,
+    SweepSpace,
+    TrialResult,
+)
 
-HARDWARE: dict[str, Any] = {
-    "cpu": {"logical": 8, "physical": 4, "affinity": 8, "quota": None, "usable": 8, "model": "Test CPU"},
-    "memory": {
-        "total": 32 << 30,
-        "available": 30 << 30,
-        "swap_total": 0,
-        "swap_free": 0,
-        "cgroup_limit": None,
-        "cgroup_usage": None,
-        "shm_total": 16 << 30,
-        "shm_free": 16 << 30,
-        "open_files_soft": 1024,
-        "open_files_hard": 4096,
-    },
-    "gpus": [],
-    "cuda_available": False,
-    "notes": [],
-    "host": "test",
-    "platform": "Linux",
-    "python": "3.11",
-    "torch": "2.13.0",
-    "start_methods": ["fork", "spawn"],
-}
+HARDWARE = HardwareFacts(
+    cpu=CpuFacts(logical=8, physical=4, affinity=8, quota=None, usable=8, model="Test CPU"),
+    memory=MemoryFacts(
+        total=32 << 30,
+        available=30 << 30,
+        swap_total=0,
+        swap_free=0,
+        cgroup_limit=None,
+        cgroup_usage=None,
+        shm_total=16 << 30,
+        shm_free=16 << 30,
+        open_files_soft=1024,
+        open_files_hard=4096,
+    ),
+    host="test",
+    platform="Linux",
+    python="3.11",
+    torch="2.13.0",
+    start_methods=("fork", "spawn"),
+)
 
 
 def trial(
@@ -79,33 +87,32 @@ def trial(
         stall_fraction=stall,
         start_method="fork" if workers else "main",
     )
-    return TrialResult(key=cfg.key(), config=cfg.to_dict(), status="ok", metrics=m, role=role)
+    return TrialResult(key=cfg.key(), config=cfg, status="ok", metrics=m, role=role)
 
 
 def failed(workers: int, status: str = FAILED, reason: str = "boom", bs: int = 64) -> TrialResult:
     cfg = LoaderConfig(batch_size=bs, num_workers=workers, prefetch_factor=2, persistent_workers=True)
-    return TrialResult(key=cfg.key(), config=cfg.to_dict(), status=status, reason=reason)
+    return TrialResult(key=cfg.key(), config=cfg, status=status, reason=reason)
 
 
 def run(
     *trials: TrialResult,
     cores: int = 8,
     step_ms: float = 0,
-    preflight: dict[str, Any] | None = None,
-    hardware: dict[str, Any] | None = None,
+    preflight: Preflight | None = None,
+    hardware: HardwareFacts | None = None,
 ) -> RunResult:
-    hw = dict(hardware or HARDWARE)
-    hw["cpu"] = {**hw["cpu"], "usable": cores}
+    hw = hardware or HARDWARE
+    hw = replace(hw, cpu=replace(hw.cpu, usable=cores))
     return RunResult(
         name="synthetic",
         target="examples/synthetic.py",
         created="2026-11-21T00:00:00+00:00",
         hardware=hw,
         versions={"dltune": "0.1.0"},
-        settings={"step_ms": step_ms},
-        space={},
-        preflight=preflight
-        or {"length": 10_000, "sample_s": 0.004, "bytes_per_sample": 150_000, "from_file": []},
+        settings=MeasureSettings(step_ms=float(step_ms)),
+        space=SweepSpace(),
+        preflight=preflight or Preflight(length=10_000, sample_s=0.004, bytes_per_sample=150_000),
         trials=tuple(trials),
         complete=True,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dltune.bench.runner import run_bench
-from dltune.bench.space import SweepSpace
+from dltune.model import SweepSpace
 from dltune.recommend import recommend
 
 from .test_tune import _tune, storage_peak
@@ -19,19 +19,19 @@ def _bench(space: SweepSpace, write_file, tmp_path: Path):
 def test_a_best_on_the_automatic_edge_is_extended(write_file, tmp_path: Path) -> None:
     run, _ = _bench(SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2,)), write_file, tmp_path)
     climbed = [t for t in run.trials if t.role.startswith("search")]
-    assert climbed and max(t.config["num_workers"] for t in climbed) > 8
+    assert climbed and max(t.config.num_workers for t in climbed) > 8
     rec = recommend(run)
     assert storage_peak(rec.chosen.workers, 64)[0] >= 0.95 * 6000, rec.chosen.key
-    assert (run.search or {})["ceiling"]["workers"] >= 40
+    assert run.search.ceiling.workers >= 40
 
 
 def test_a_best_on_a_listed_edge_is_reported_not_extended(write_file, tmp_path: Path) -> None:
     run, _ = _bench(
         SweepSpace(workers=(0, 2, 4, 8), batch_size=(64,), prefetch_factor=(2,)), write_file, tmp_path
     )
-    assert max(t.config["num_workers"] for t in run.trials) == 8
+    assert max(t.config.num_workers for t in run.trials) == 8
     rec = recommend(run)
-    assert any("may lie beyond 8" in n for n in (rec.search or {}).get("notes", []))
+    assert any("may lie beyond 8" in n for n in rec.search.notes)
 
 
 def test_close_candidates_are_confirmed_side_by_side(write_file, tmp_path: Path) -> None:
@@ -39,11 +39,11 @@ def test_close_candidates_are_confirmed_side_by_side(write_file, tmp_path: Path)
     run, _ = _bench(
         SweepSpace(workers=(0, 16, 38, 42), batch_size=(64,), prefetch_factor=(2,)), write_file, tmp_path
     )
-    race = (run.search or {}).get("race")
-    assert race and len(race["candidates"]) >= 2 and race["rounds"] >= 2
-    assert {t.key for t in run.trials if t.role == "race"} == set(race["candidates"])
+    race = run.search.race
+    assert race and len(race.candidates) >= 2 and race.rounds >= 2
+    assert {t.key for t in run.trials if t.role == "race"} == set(race.candidates)
     rec = recommend(run)
-    assert rec.chosen.key in race["candidates"]
+    assert rec.chosen.key in race.candidates
     from dltune.report import markdown
 
     md = markdown.render(rec)

@@ -59,7 +59,7 @@ def test_bench_saves_a_run(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     run = json.loads(r.stdout)
-    assert run["schema_version"] == 1 and run["complete"]
+    assert run["schema_version"] == 2 and run["kind"] == "dltune.run" and run["complete"]
     keys = {t["key"] for t in run["trials"]}
     assert {"w0-b256-off", "w2-b256-pf2-off-persist"} <= keys
     assert all(t["status"] == "ok" for t in run["trials"])

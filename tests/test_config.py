@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 import dltune
 from dltune import LoaderConfig
+from dltune.engine.config import validate
 from dltune.errors import ConfigError, PluginError, UsageError
 
 DS = TensorDataset(torch.arange(10.0))
@@ -38,37 +39,37 @@ class Stream(IterableDataset):
 )
 def test_rejected_configs_name_the_field(kwargs: dict, field: str) -> None:
     with pytest.raises(ConfigError) as err:
-        LoaderConfig(**kwargs).validate(DS, accelerator=False)
+        validate(LoaderConfig(**kwargs), DS, accelerator=False)
     assert err.value.field == field
     assert err.value.hint  # every error says what to do next
 
 
 def test_iterable_dataset_takes_no_sampler() -> None:
     with pytest.raises(ConfigError, match="IterableDataset takes no sampler"):
-        LoaderConfig(sampler="sequential").validate(Stream(), accelerator=False)
+        validate(LoaderConfig(sampler="sequential"), Stream(), accelerator=False)
     with pytest.raises(ConfigError, match="IterableDataset"):
-        LoaderConfig(shuffle=True).validate(Stream(), accelerator=False)
+        validate(LoaderConfig(shuffle=True), Stream(), accelerator=False)
 
 
 def test_dataset_file_batch_sampler_excludes_batch_size() -> None:
     with pytest.raises(ConfigError, match="batch_size"):
-        LoaderConfig(batch_size=32).validate(DS, file_batch_sampler=True, accelerator=False)
-    assert LoaderConfig().validate(DS, file_batch_sampler=True, accelerator=False) == []
+        validate(LoaderConfig(batch_size=32), DS, file_batch_sampler=True, accelerator=False)
+    assert validate(LoaderConfig(), DS, file_batch_sampler=True, accelerator=False) == []
 
 
 def test_pin_memory_without_accelerator_is_a_warning_not_a_crash() -> None:
-    warnings = LoaderConfig(pinning="pin_memory").validate(DS, accelerator=False)
+    warnings = validate(LoaderConfig(pinning="pin_memory"), DS, accelerator=False)
     assert any("without a CUDA device" in w for w in warnings)
     with pytest.raises(ConfigError, match="CUDA"):
-        LoaderConfig(pinning="device-prefetch").validate(DS, accelerator=False)
+        validate(LoaderConfig(pinning="device-prefetch"), DS, accelerator=False)
 
 
 def test_unknown_plugin_names_list_the_choices() -> None:
     with pytest.raises(PluginError) as err:
-        LoaderConfig(sampler="shuffled").validate(DS, accelerator=False)
+        validate(LoaderConfig(sampler="shuffled"), DS, accelerator=False)
     assert "random" in str(err.value) and "weighted" in str(err.value)
     with pytest.raises(PluginError, match="pin_memory"):
-        LoaderConfig(pinning="pinned").validate(DS, accelerator=False)
+        validate(LoaderConfig(pinning="pinned"), DS, accelerator=False)
 
 
 def test_from_dict_types_and_typos() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from dltune.hardware.cpu import cpu_quota, probe_cpu
 from dltune.hardware.facts import HardwareFacts, probe
 from dltune.hardware.gpu import probe_nvml
 from dltune.hardware.memory import cgroup_memory
+from dltune.store import from_json, to_json
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:
@@ -135,7 +137,7 @@ def test_probe_agrees_with_the_system_and_round_trips() -> None:
         ["df", "-B1", "--output=size", "/dev/shm"], capture_output=True, text=True
     ).stdout.split()
     assert hw.memory.shm_total == int(df[-1])
-    assert HardwareFacts.from_dict(hw.to_dict()) == hw
+    assert from_json(HardwareFacts, json.loads(json.dumps(to_json(hw)))) == hw
 
 
 @pytest.mark.gpu

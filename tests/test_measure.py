@@ -7,7 +7,7 @@ import torch
 
 from dltune.bench.measure import measure_loader
 from dltune.bench.metrics import metrics_from_window
-from dltune.bench.settings import MeasureSettings
+from dltune.model.settings import MeasureSettings
 
 
 class FakeClock:
@@ -59,7 +59,7 @@ def test_window_skips_buffered_batches_and_spans_whole_epochs() -> None:
     m, raw = metrics_from_window(vars(w) | {}, 4, 1, 10, 20, 0.0)
     # exactly the long-run rate: 20 samples per epoch of 5 x 0.1 s + 1 s start-up
     assert m.samples_per_s == pytest.approx(20 / 1.5)
-    assert m.wait_p99_ms > 1000 and m.batches == 15 and raw.samples == w.samples
+    assert m.wait_p99_ms > 1000 and m.batches == 15 and list(raw.samples) == w.samples
 
 
 def test_step_gives_stall_fraction() -> None:

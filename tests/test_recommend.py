@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dltune.errors import UsageError
-from dltune.recommend import Constraints, recommend
+from dltune.model import Constraints, Preflight, RaceRecord, Search
+from dltune.recommend import recommend
 
 from .synthetic import cpu_bound_run, failed, run, trial
 
@@ -34,10 +35,10 @@ def test_a_noisy_cheaper_config_is_not_a_tie_when_clearly_slower() -> None:
 def test_ties_do_not_turn_on_memory_noise() -> None:
     # same workers, 2% apart in memory (trial-to-trial noise): less prefetch wins, not the lighter peak
     rec = recommend(run(trial(4, 1000, pf=4, mem_mib=300), trial(4, 995, pf=2, mem_mib=306)))
-    assert rec.chosen.config["prefetch_factor"] == 2
+    assert rec.chosen.config.prefetch_factor == 2
     # a real memory difference still decides
     rec = recommend(run(trial(4, 1000, pf=4, mem_mib=300), trial(4, 995, pf=2, mem_mib=900)))
-    assert rec.chosen.config["prefetch_factor"] == 4
+    assert rec.chosen.config.prefetch_factor == 4
 
 
 def test_constraints() -> None:
@@ -110,7 +111,7 @@ def test_bottleneck_startup_without_persistent_workers() -> None:
     r = run(
         trial(0, 100),
         trial(4, 900, cpu=300, persist=False, first_batch_s=3.0),
-        preflight={"length": 5000, "sample_s": 0.004, "from_file": []},
+        preflight=Preflight(length=5000, sample_s=0.004),
     )
     b = recommend(r).bottleneck
     assert b.kind == "startup" and "persistent_workers=True" in b.next_steps[0]
@@ -142,14 +143,14 @@ def _raced(rates: dict[int, list[float]]) -> object:
         trials += [trial(w, v, spread=0.05, role="race") for v in values]
     r = run(*trials)
     key = {w: trial(w, 1.0).key for w in rates}
-    race = {
-        "candidates": [key[w] for w in rates],
-        "rounds": len(next(iter(rates.values()))),
-        "rates": {key[w]: v for w, v in rates.items()},
-        "alive": [key[w] for w in rates],
-        "winner": max(rates, key=lambda w: sum(rates[w])),
-    }
-    return dataclasses.replace(r, search={"race": race})
+    race = RaceRecord(
+        candidates=tuple(key[w] for w in rates),
+        rounds=len(next(iter(rates.values()))),
+        rates={key[w]: tuple(v) for w, v in rates.items()},
+        alive=tuple(key[w] for w in rates),
+        winner=key[max(rates, key=lambda w: sum(rates[w]))],
+    )
+    return dataclasses.replace(r, search=Search(race=race))
 
 
 def test_raced_candidates_are_ranked_on_race_trials_only() -> None:

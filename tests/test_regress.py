@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from dltune.bench.abba import abba, checkout_at
-from dltune.bench.settings import MeasureSettings
-from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError, ResultsFileError, UsageError
 from dltune.model import TrialResult
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 from dltune.regress import INCONCLUSIVE, PASS, REGRESSION, SPEEDUP, CheckResult, judge
 from dltune.report import check as render
 from dltune.store import load_baseline

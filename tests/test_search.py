@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dltune.bench.ceiling import HARD_CAP, ladder, worker_ceiling
-from dltune.hardware.cpu import CpuFacts
-from dltune.hardware.facts import HardwareFacts
-from dltune.hardware.memory import MemoryFacts
+from dltune.model.hardware import CpuFacts, HardwareFacts, MemoryFacts
 from dltune.search import next_workers
 
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 
 from dltune.bench.space import (
-    DatasetFacts,
-    SweepSpace,
     auto_workers,
     expand,
     load_space,
     space_from_dict,
 )
 from dltune.errors import ConfigError, UsageError
-from dltune.hardware.cpu import CpuFacts
-from dltune.hardware.facts import HardwareFacts
-from dltune.hardware.memory import MemoryFacts
+from dltune.model import Preflight, SweepSpace
+from dltune.model.hardware import CpuFacts, HardwareFacts, MemoryFacts
 
 
 def machine(cores: int = 4, gpu: bool = False, shm_free: int = 64 << 30) -> HardwareFacts:
@@ -33,7 +30,7 @@ def test_auto_workers_reach_well_past_the_cores() -> None:
 
 
 def test_default_space_without_gpu_prunes_pinning_with_a_reason() -> None:
-    planned, pruned = expand(SweepSpace(), machine(2), DatasetFacts())
+    planned, pruned = expand(SweepSpace(), machine(2), Preflight())
     keys = [p.config.key() for p in planned]
     assert len(keys) == len(set(keys))
     assert all(p.config.pinning == "off" for p in planned)
@@ -43,19 +40,19 @@ def test_default_space_without_gpu_prunes_pinning_with_a_reason() -> None:
 
 
 def test_gpu_machine_sweeps_pinning() -> None:
-    planned, pruned = expand(SweepSpace(), machine(2, gpu=True), DatasetFacts())
+    planned, pruned = expand(SweepSpace(), machine(2, gpu=True), Preflight())
     assert {p.config.pinning for p in planned} == {"off", "pin_memory"} and not pruned
 
 
 def test_references_are_added() -> None:
-    planned, _ = expand(SweepSpace(workers=(0, 8), batch_size=(64,)), machine(4), DatasetFacts())
+    planned, _ = expand(SweepSpace(workers=(0, 8), batch_size=(64,)), machine(4), Preflight())
     roles = {p.config.key(): p.role for p in planned}
     assert roles["w0-b64-off"] == "sweep"  # DataLoader's defaults are in the grid already
     assert roles["w4-b64-pf2-off"] == "cores-rule"
 
 
 def test_shm_too_small_is_pruned_before_running() -> None:
-    facts = DatasetFacts(bytes_per_sample=600_000)  # a 224x224 float image
+    facts = Preflight(bytes_per_sample=600_000)  # a 224x224 float image
     planned, pruned = expand(
         SweepSpace(workers=(2, 16), batch_size=(256,), prefetch_factor=(4,), references=False),
         machine(4, shm_free=4 << 30),
@@ -69,15 +66,13 @@ def test_iterable_dataset_prunes_shuffle() -> None:
     _, pruned = expand(
         SweepSpace(workers=(0,), batch_size=(8,), base={"shuffle": True}),
         machine(),
-        DatasetFacts(iterable=True),
+        Preflight(iterable=True),
     )
     assert any("IterableDataset" in p.reason for p in pruned)
 
 
 def test_file_batch_sampler_fixes_batch_size() -> None:
-    planned, pruned = expand(
-        SweepSpace(workers=(0, 2)), machine(), DatasetFacts(from_file=("batch_sampler",))
-    )
+    planned, pruned = expand(SweepSpace(workers=(0, 2)), machine(), Preflight(from_file=("batch_sampler",)))
     assert {p.config.batch_size for p in planned} == {None}
     assert any("fixes the batch size" in p.reason for p in pruned)
 

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from dltune.bench.runner import resume_inputs, run_bench
-from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import SweepSpace
 from dltune.bench.trial import run_trial
-from dltune.engine.config import LoaderConfig
 from dltune.errors import DatasetFileError
 from dltune.hardware.facts import probe
-from dltune.model import FAILED, KILLED, MEMORY, OK, REJECTED, SHM, TIMEOUT, TrialResult
+from dltune.model import FAILED, KILLED, MEMORY, OK, REJECTED, SHM, TIMEOUT, SweepSpace, TrialResult
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 from dltune.store import load_run
 
 pytestmark = pytest.mark.slow
@@ -146,10 +145,10 @@ def test_sweep_carries_on_after_failures_and_saves_each_trial(write_file, tmp_pa
     statuses = {t.key: t.status for t in run.trials}
     assert statuses == {"w0-b8-off": OK, "w2-b8-pf2-off-persist": FAILED, "w2-b8-pf4-off-persist": FAILED}
     saved = load_run(folder)
-    assert saved.complete and len(saved.trials) == 3 and saved.preflight and saved.preflight["length"] == 64
+    assert saved.complete and len(saved.trials) == 3 and saved.preflight and saved.preflight.length == 64
     assert [e.kind for e in events].count("trial_done") == 3
     assert (folder / "trials.csv").read_text().count("\n") == 4
-    assert json.loads((folder / "run.json").read_text())["schema_version"] == 1
+    assert json.loads((folder / "run.json").read_text())["schema_version"] == 2
 
 
 def test_broken_dataset_stops_before_the_sweep(write_file, tmp_path: Path) -> None:
@@ -226,7 +225,7 @@ def test_a_script_without_a_main_guard_can_run_trials(write_file, tmp_path: Path
     target = dataset_file(write_file, "ds_noguard", "pass")
     script = tmp_path / "noguard.py"
     script.write_text(
-        "from dltune.bench.settings import MeasureSettings\n"
+        "from dltune.model.settings import MeasureSettings\n"
         "from dltune.bench.trial import run_trial\n"
         "from dltune.engine.config import LoaderConfig\n"
         "print('script ran')\n"

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import DatasetFacts, SweepSpace, expand
+from dltune.bench.space import expand
 from dltune.bench.tune import run_tune
-from dltune.engine.config import LoaderConfig
-from dltune.hardware.cpu import CpuFacts
-from dltune.hardware.facts import HardwareFacts
-from dltune.hardware.memory import MemoryFacts
+from dltune.model import Preflight, SweepSpace, Tuning
+from dltune.model.hardware import CpuFacts, HardwareFacts, MemoryFacts
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 from dltune.recommend import recommend
 from dltune.tune_model import StageCosts, predict, promising_workers
 
@@ -67,7 +66,7 @@ def fake_runner(
         if windows is not None:
             windows.append(settings.min_seconds)
         t = trial(config.num_workers, rate, bs=config.batch_size or 1, cpu=cpu, main_cpu=main, spread=0.02)
-        return dataclasses.replace(t, key=config.key(), config=config.to_dict(), role=role, repeat=repeat)
+        return dataclasses.replace(t, key=config.key(), config=config, role=role, repeat=repeat)
 
     return run
 
@@ -85,7 +84,7 @@ def test_tune_finds_the_grid_best_with_few_trials(truth, write_file, tmp_path: P
         out_root=tmp_path,
         trial_runner=fake_runner(truth, calls, windows),
     )
-    planned, _ = expand(SPACE, HW, DatasetFacts())
+    planned, _ = expand(SPACE, HW, Preflight())
     grid_best = max(truth(p.config.num_workers, p.config.batch_size or 1)[0] for p in planned)
     rec = recommend(run)
     true_rate = truth(rec.chosen.workers, rec.chosen.batch_size or 1)[0]
@@ -94,8 +93,8 @@ def test_tune_finds_the_grid_best_with_few_trials(truth, write_file, tmp_path: P
     # the wall-time goal itself is measured by benchmarks/tune_vs_grid.py
     assert all(w < MeasureSettings(min_seconds=2.0).min_seconds for w in windows)
     assert len(calls) <= 0.3 * len(planned), (len(calls), len(planned), calls)
-    assert run.tuning and run.tuning["grid_size"] == len(planned)
-    assert rec.predictions and all(p["predicted"] > 0 for p in rec.predictions)
+    assert run.tuning and run.tuning.grid_size == len(planned)
+    assert rec.predictions and all(p.predicted > 0 for p in rec.predictions)
 
 
 def test_model_bounds() -> None:
@@ -116,9 +115,9 @@ def test_a_small_grid_is_measured_whole(write_file, tmp_path: Path) -> None:
     run, _ = run_tune(
         target, space, MeasureSettings(), HW, out_root=tmp_path, trial_runner=fake_runner(cpu_bound, calls)
     )
-    planned, _ = expand(space, HW, DatasetFacts())
+    planned, _ = expand(space, HW, Preflight())
     assert sorted(calls) == sorted(p.config.key() for p in planned)  # every configuration once, nothing more
-    assert run.tuning == {"grid_size": len(planned), "trials": len(planned), "exhaustive": True}
+    assert run.tuning == Tuning(grid_size=len(planned), trials=len(planned), exhaustive=True)
 
 
 HW2 = HardwareFacts(
@@ -162,14 +161,12 @@ def test_open_ended_search_climbs_past_the_automatic_list(write_file, tmp_path: 
     run, calls = _tune(storage_peak, space, tmp_path, write_file)
     rec = recommend(run)
     assert storage_peak(rec.chosen.workers, 64)[0] >= 0.95 * 6000, (rec.chosen.key, calls)
-    assert max(t.config["num_workers"] for t in run.trials) > 8  # the automatic list ends at 8 on 2 cores
-    assert {t.config["batch_size"] for t in run.trials} == {
-        64
-    }  # the fixed batch size shapes what is measured
+    assert max(t.config.num_workers for t in run.trials) > 8  # the automatic list ends at 8 on 2 cores
+    assert {t.config.batch_size for t in run.trials} == {64}  # the fixed batch size shapes what is measured
     assert len(calls) <= 14, calls
-    search = run.search or {}
-    assert [s["stage"] for s in search["stages"]][:2] == ["calibrate", "workers"]
-    assert search["ceiling"]["workers"] > 40
+    search = run.search
+    assert [s.stage for s in search.stages][:2] == ["calibrate", "workers"]
+    assert search.ceiling and search.ceiling.workers > 40
 
 
 @pytest.mark.parametrize(
@@ -183,36 +180,36 @@ def test_user_limits_stop_the_climb_and_are_named(
     space, settings, limit: str, write_file, tmp_path: Path
 ) -> None:
     run, calls = _tune(storage_peak, space, tmp_path, write_file, settings)
-    ceiling = (run.search or {})["ceiling"]
-    assert limit in ceiling["limit"]
-    assert max(t.config["num_workers"] for t in run.trials) <= ceiling["workers"] < 40
-    assert any("still rose" in n and limit in n for n in (run.search or {})["notes"])
+    ceiling = run.search.ceiling
+    assert limit in ceiling.limit
+    assert max(t.config.num_workers for t in run.trials) <= ceiling.workers < 40
+    assert any("still rose" in n and limit in n for n in run.search.notes)
 
 
 def test_a_best_on_a_listed_edge_is_reported(write_file, tmp_path: Path) -> None:
     run, _ = _tune(storage_peak, SweepSpace(workers=(0, 1, 2, 4, 8), batch_size=(64,)), tmp_path, write_file)
-    assert max(t.config["num_workers"] for t in run.trials) == 8  # a listed axis is not extended...
-    assert any("may lie beyond 8" in n for n in (run.search or {})["notes"])  # ...but the edge is named
+    assert max(t.config.num_workers for t in run.trials) == 8  # a listed axis is not extended...
+    assert any("may lie beyond 8" in n for n in run.search.notes)  # ...but the edge is named
 
 
 def test_when_the_main_process_wins_tuning_stops_early(write_file, tmp_path: Path) -> None:
     run, calls = _tune(transfer_bound, SweepSpace(workers="auto", batch_size=(64,)), tmp_path, write_file)
     assert recommend(run).chosen.workers == 0
     assert len(calls) <= 4, calls
-    assert "main-process" in [s["stage"] for s in (run.search or {})["stages"]]
+    assert "main-process" in [s.stage for s in run.search.stages]
 
 
 def test_close_candidates_are_raced_and_only_race_trials_rank_them(write_file, tmp_path: Path) -> None:
     run, _ = _tune(cpu_bound, SPACE, tmp_path, write_file)
-    race = (run.search or {})["race"]
-    assert len(race["candidates"]) == 2 and race["rounds"] >= 2
+    race = run.search.race
+    assert len(race.candidates) == 2 and race.rounds >= 2
     race_trials = [t for t in run.trials if t.role == "race"]
-    assert {t.key for t in race_trials} == set(race["candidates"])
+    assert {t.key for t in race_trials} == set(race.candidates)
     # interleaved: each round measures every candidate once, and the first in line changes between rounds
-    n = len(race["candidates"])
+    n = len(race.candidates)
     rounds = [race_trials[i : i + n] for i in range(0, len(race_trials), n)]
     assert all(len({t.key for t in r}) == n for r in rounds)
     assert rounds[0][0].key != rounds[1][0].key
     ranked = {s.key: s for s in recommend(run).ranked}
-    for key in race["candidates"]:
+    for key in race.candidates:
         assert ranked[key].repeats == len([t for t in race_trials if t.key == key])

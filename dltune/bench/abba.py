@@ -13,12 +13,12 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from dltune.bench.settings import MeasureSettings
 from dltune.bench.trial import run_trial
-from dltune.engine.config import LoaderConfig
 from dltune.engine.dataset_file import split_target
 from dltune.errors import BenchmarkError, UsageError
 from dltune.model import TrialResult
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 
 Samples = dict[str, list[float]]
 

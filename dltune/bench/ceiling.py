@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dltune.hardware.facts import HardwareFacts
+from dltune.model.hardware import HardwareFacts
 
 HARD_CAP = 256
 """dltune never plans more workers than this for one loader (beyond it start-up alone takes seconds)."""

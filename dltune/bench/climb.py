@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 
 from dltune.bench.ceiling import Ceiling, worker_ceiling
 from dltune.bench.recorder import Recorder
-from dltune.bench.settings import MeasureSettings
-from dltune.engine.config import LoaderConfig
-from dltune.hardware.facts import HardwareFacts
 from dltune.model import TrialResult
+from dltune.model.hardware import HardwareFacts
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 from dltune.race import geo_mean
 from dltune.search import next_workers
 
@@ -18,7 +18,7 @@ def axis_rates(rec: Recorder, make: Callable[[int], LoaderConfig | None]) -> dic
     """Samples/s (geometric mean of the repeats) by worker count, for the configurations ``make`` builds."""
     found: dict[int, list[float]] = {}
     for t in rec.trials:
-        w = int(t.config.get("num_workers", 0) or 0)
+        w = t.config.num_workers
         cfg = make(w) if w > 0 else None
         if cfg is not None and cfg.key() == t.key:
             found.setdefault(w, []).append(t.metrics.samples_per_s if t.ok and t.metrics else 0.0)
@@ -84,7 +84,7 @@ def measured_ceiling(
 ) -> Ceiling:
     """The worker ceiling from a measured trial: its workers' PSS per worker, its main process, and the
     /dev/shm that ``prefetch`` batches of ``batch_bytes`` per worker take."""
-    m, workers = trial.metrics, int(trial.config.get("num_workers") or 1)
+    m, workers = trial.metrics, trial.config.num_workers or 1
     return worker_ceiling(
         hw,
         worker_bytes=m.peak_pss_workers / workers if m and m.peak_pss_workers else None,

@@ -11,12 +11,11 @@ apart are not compared with each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from dltune.bench.recorder import Recorder
-from dltune.bench.settings import MeasureSettings
-from dltune.engine.config import LoaderConfig
-from dltune.model import RACE, TrialResult
+from dltune.model import RACE, RaceRecord, TrialResult
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 from dltune.race import contenders, mean_log, settled, survivors
 
 
@@ -49,7 +48,7 @@ def race(
     *,
     min_rounds: int = 2,
     max_rounds: int = 3,
-) -> dict[str, Any]:
+) -> RaceRecord:
     """Race ``configs`` (at least two) and return what happened: candidates, rounds, rates, winner."""
     by_key = {c.key(): c for c in configs}
     keys = list(by_key)
@@ -60,7 +59,7 @@ def race(
         rounds = r + 1
         for k in alive[r % len(alive) :] + alive[: r % len(alive)]:
             t = rec.measure(by_key[k], settings, RACE)
-            rates[k].append(t.metrics.samples_per_s if t.ok and t.metrics else 0.0)
+            rates[k].append(t.rate)
         failed = [k for k in alive if rates[k][-1] <= 0]
         alive = [k for k in alive if k not in failed] or alive[:1]
         if rounds >= min_rounds:
@@ -68,4 +67,10 @@ def race(
             if settled(rates, alive):
                 break
     winner = max(alive, key=lambda k: mean_log(rates[k]))
-    return {"candidates": keys, "rounds": rounds, "rates": rates, "alive": alive, "winner": winner}
+    return RaceRecord(
+        candidates=tuple(keys),
+        rounds=rounds,
+        rates={k: tuple(v) for k, v in rates.items()},
+        alive=tuple(alive),
+        winner=winner,
+    )

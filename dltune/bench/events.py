@@ -11,7 +11,7 @@ from dltune.model import RunResult, TrialResult
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "planned", "trial_start", "trial_done", "saved", "done"
+    kind: str  # "planned", "trial_start", "trial_done", "done"
     run: RunResult
     index: int = 0
     total: int = 0

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dltune.bench.settings import MeasureSettings
 from dltune.engine.transfer import batch_len, batch_nbytes
 from dltune.interval import RunningWindow
+from dltune.model.settings import MeasureSettings
 
 Clock = Callable[[], float]
 

@@ -55,5 +55,11 @@ def metrics_from_window(
         stall_fraction=sum(waits) / total_t if step_ms > 0 and total_t > 0 else None,
         start_method=start_method,
     )
-    raw = Raw(wait_s=waits, interval_s=intervals, samples=samples, segment_rates=seg, h2d_s=list(h2d))
+    raw = Raw(
+        wait_s=tuple(waits),
+        interval_s=tuple(intervals),
+        samples=tuple(samples),
+        segment_rates=tuple(seg),
+        h2d_s=tuple(h2d),
+    )
     return m, raw

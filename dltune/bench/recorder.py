@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from dltune.bench.events import Event
-from dltune.bench.settings import MeasureSettings
 from dltune.bench.space import Planned, shm_needed
-from dltune.engine.config import LoaderConfig
-from dltune.model import RunResult, TrialResult
+from dltune.model import RunResult, Stage, TrialResult
+from dltune.model.loader import LoaderConfig
+from dltune.model.settings import MeasureSettings
 from dltune.store import save_run
 
 TrialRunner = Callable[..., TrialResult]
@@ -31,7 +31,7 @@ class Recorder:
     runner: TrialRunner
     on_event: Callable[[Event], None] = lambda e: None
     shm_free: int | None = None
-    stages: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
     clock: Callable[[], float] = time.perf_counter
 
     @property
@@ -57,7 +57,7 @@ class Recorder:
         i = len(self.run.trials) if index is None else index
         planned = Planned(cfg, role)
         self.on_event(Event("trial_start", self.run, index=i, total=total, planned=planned))
-        bpp = (self.run.preflight or {}).get("bytes_per_sample")
+        bpp = self.run.preflight.bytes_per_sample if self.run.preflight else None
         result = self.runner(
             self.target,
             cfg,
@@ -91,7 +91,7 @@ class Recorder:
         finally:
             n = len(self.run.trials) - n0
             if n:
-                self.stages.append({"stage": name, "trials": n, "seconds": round(self.clock() - t0, 2)})
+                self.stages.append(Stage(name, n, round(self.clock() - t0, 2)))
 
     def finish(self, **fields: Any) -> tuple[RunResult, Path]:
         """Mark the run complete with ``fields`` (search, tuning...), save it and say so."""

@@ -6,37 +6,40 @@ Ctrl-C keeps every finished trial on disk; ``resume`` continues a run where it s
 
 from __future__ import annotations
 
-import platform
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dltune import __version__
 from dltune.bench.ceiling import ladder
 from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.climb import climb, edge_notes, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
 from dltune.bench.recorder import Recorder, TrialRunner
-from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import DatasetFacts, Planned, Pruned, SweepSpace, expand
+from dltune.bench.space import Planned, expand
 from dltune.bench.trial import PREFLIGHT_JOB, memory_budget, run_trial
-from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError, DatasetFileError
-from dltune.hardware.facts import HardwareFacts
-from dltune.model import RunResult, TrialResult
-from dltune.store import new_run_dir, save_run
+from dltune.hardware.facts import software_versions
+from dltune.model import (
+    CeilingRecord,
+    HardwareFacts,
+    LoaderConfig,
+    MeasureSettings,
+    Preflight,
+    Pruned,
+    RunResult,
+    Search,
+    SweepSpace,
+)
+from dltune.store import SchemaError, from_json, new_run_dir, save_run
 
 MAX_STEPS = 6
 """Worker counts a sweep may add past its edge (and between its points)."""
 
 
-def preflight(
-    target: str, settings: MeasureSettings, process: WatchedProcess | None = None
-) -> dict[str, Any]:
+def preflight(target: str, settings: MeasureSettings, process: WatchedProcess | None = None) -> Preflight:
     """Import the dataset and time a few samples in a watched child; a broken dataset stops here."""
     limit, reserve = memory_budget(settings)
     watch: dict[str, Any] = {"timeout_s": settings.timeout_s, "memory_limit": limit, "reserve": reserve}
@@ -55,28 +58,20 @@ def preflight(
         raise DatasetFileError(out.result["error"], out.result.get("hint"))
     if "failure" in out.result:
         raise BenchmarkError(out.result["failure"]["reason"], out.result["failure"].get("hint"))
-    return out.result
-
-
-def dataset_facts(pre: dict[str, Any]) -> DatasetFacts:
-    return DatasetFacts(
-        iterable=bool(pre.get("iterable")),
-        from_file=tuple(pre.get("from_file", ())),
-        bytes_per_sample=pre.get("bytes_per_sample"),
-    )
+    try:
+        facts: Preflight = from_json(Preflight, out.result)
+    except SchemaError as exc:  # the preflight job and the model disagree: a dltune bug, said plainly
+        raise BenchmarkError(f"the preflight reported facts dltune cannot read: {exc}") from None
+    return facts
 
 
 def plan(run: RunResult, hw: HardwareFacts, space: SweepSpace) -> tuple[list[Planned], list[Pruned]]:
-    return expand(space, hw, dataset_facts(run.preflight or {}))
+    return expand(space, hw, run.preflight or Preflight())
 
 
 def resume_inputs(run: RunResult) -> tuple[SweepSpace, MeasureSettings, HardwareFacts]:
     """The space, settings and hardware a saved run was planned with, to continue it as it was."""
-    return (
-        SweepSpace.from_saved(run.space),
-        MeasureSettings.from_dict(run.settings),
-        HardwareFacts.from_dict(run.hardware),
-    )
+    return run.space, run.settings, run.hardware
 
 
 def new_run(
@@ -84,24 +79,17 @@ def new_run(
     space: SweepSpace,
     settings: MeasureSettings,
     hardware: HardwareFacts,
-    pre: dict[str, Any],
+    pre: Preflight,
     name: str | None = None,
 ) -> RunResult:
-    import torch
-
     return RunResult(
         name=name or Path(target.partition(":")[0]).stem,
         target=target,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        hardware=hardware.to_dict(),
-        versions={
-            "dltune": __version__,
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-        },
-        settings=settings.to_dict(),
-        space=space.to_dict(),
+        hardware=hardware,
+        versions=software_versions(),
+        settings=settings,
+        space=space,
         preflight=pre,
     )
 
@@ -127,7 +115,7 @@ def _planned(
 ) -> tuple[RunResult, Path, list[Planned], list[Pruned]]:
     """Plan a run (new or resumed), record what was dropped and why, and save it."""
     planned, pruned = plan(run, hardware, space)
-    run = replace(run, pruned=[{"key": p.key, "reason": p.reason} for p in pruned], complete=False)
+    run = replace(run, pruned=tuple(pruned), complete=False)
     save_run(run, folder)
     return run, folder, planned, pruned
 
@@ -165,21 +153,20 @@ def run_bench(
         for i, (repeat, p) in enumerate(jobs):
             if (p.config.key(), repeat) not in done:
                 rec.measure(p.config, settings, p.role, index=i, total=len(jobs))
-    search: dict[str, Any] = {"notes": []}
+    search = Search()
     best = _best_sweep(rec, planned)
     if best is not None and best.num_workers:
         with rec.stage("workers"):
-            search |= _extend(rec, space, planned, best, settings, hardware)
+            search = _extend(rec, space, planned, best, settings, hardware)
     if confirm:
         known = {p.config.key(): p.config for p in planned} | {
-            t.key: LoaderConfig.from_dict(t.config) for t in rec.trials if t.role.startswith("search")
+            t.key: t.config for t in rec.trials if t.role.startswith("search")
         }
         contenders = close_to_best(rec.trials, known)
         if len(contenders) > 1:
             with rec.stage("race"):
-                search["race"] = race(rec, contenders, settings)
-    search["stages"] = rec.stages
-    return rec.finish(search=search)
+                search = replace(search, race=race(rec, contenders, settings))
+    return rec.finish(search=replace(search, stages=tuple(rec.stages)))
 
 
 def _best_sweep(rec: Recorder, planned: list[Planned]) -> LoaderConfig | None:
@@ -197,7 +184,7 @@ def _extend(
     best: LoaderConfig,
     settings: MeasureSettings,
     hardware: HardwareFacts,
-) -> dict[str, Any]:
+) -> Search:
     """A best on the edge of the swept worker counts: climb past it (``workers = "auto"``), or say so."""
     same = {
         p.config.num_workers
@@ -206,7 +193,7 @@ def _extend(
     }
     open_ended = isinstance(space.workers, str)
     trial = next(t for t in rec.trials if t.key == best.key() and t.ok)
-    bpp = (rec.run.preflight or {}).get("bytes_per_sample")
+    bpp = rec.run.preflight.bytes_per_sample if rec.run.preflight else None
     ceiling = measured_ceiling(
         hardware,
         trial,
@@ -230,12 +217,7 @@ def _extend(
         ceiling=ceiling.workers,
         steps=MAX_STEPS,
     )
-    return {
-        "ceiling": {"workers": ceiling.workers, "limit": ceiling.limit},
-        "notes": edge_notes(rates, ceiling, open_ended),
-        "axis": {str(w): r for w, r in sorted(rates.items())},
-    }
-
-
-def config_of(trial: TrialResult) -> LoaderConfig:
-    return LoaderConfig.from_dict(trial.config)
+    return Search(
+        notes=tuple(edge_notes(rates, ceiling, open_ended)),
+        ceiling=CeilingRecord(ceiling.workers, ceiling.limit),
+    )

@@ -8,53 +8,21 @@ from __future__ import annotations
 
 import itertools
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dltune.bench.settings import MeasureSettings
-from dltune.engine.config import LoaderConfig
+from dltune.engine.config import validate
 from dltune.errors import ConfigError, DltuneError, UsageError
-from dltune.hardware.facts import HardwareFacts
+from dltune.model.hardware import HardwareFacts
+from dltune.model.loader import LoaderConfig
+from dltune.model.preflight import Preflight
+from dltune.model.results import REFERENCE_CORES, REFERENCE_DEFAULTS, SWEEP
+from dltune.model.settings import MeasureSettings
+from dltune.model.space import Pruned, SweepSpace
 from dltune.units import human_bytes
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-
-REFERENCE_DEFAULTS = "defaults"
-REFERENCE_CORES = "cores-rule"
-
-
-@dataclass(frozen=True)
-class SweepSpace:
-    workers: tuple[int, ...] | str = "auto"
-    batch_size: tuple[int, ...] = (32, 64, 128)
-    prefetch_factor: tuple[int, ...] = (2, 4)
-    pin_memory: str = "auto"
-    """'auto' (both, where there is a GPU; off otherwise), 'on', 'off' or 'both'."""
-    persistent_workers: tuple[bool, ...] = (True,)
-    start_method: tuple[str | None, ...] = (None,)
-    """None: the platform's default (what DataLoader uses when not told)."""
-    base: dict[str, Any] = field(default_factory=dict)
-    """Other LoaderConfig fields shared by every configuration (shuffle, collate, sampler...)."""
-    references: bool = True
-    """Also measure DataLoader's defaults and the num_workers = cores rule, for comparison."""
-    max_workers: int | None = None
-    """The user's cap (--max-workers): no configuration with more workers is measured."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_saved(cls, d: dict[str, Any]) -> SweepSpace:
-        """Inverse of to_dict (lists back to tuples)."""
-        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class Pruned:
-    key: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -160,15 +128,6 @@ def load_space(name: str = "default") -> tuple[SweepSpace, MeasureSettings]:
     return space, settings
 
 
-@dataclass(frozen=True)
-class DatasetFacts:
-    """What the preflight learnt about the dataset (see bench.trial.preflight_job)."""
-
-    iterable: bool = False
-    from_file: tuple[str, ...] = ()
-    bytes_per_sample: float | None = None
-
-
 def _pinnings(space: SweepSpace, gpu: bool) -> list[tuple[str, str | None]]:
     """(pinning, reason it is dropped or None)."""
     no_gpu = "pinning only helps when batches go to a GPU, and this machine has no CUDA device"
@@ -179,7 +138,7 @@ def _pinnings(space: SweepSpace, gpu: bool) -> list[tuple[str, str | None]]:
     return [("off", None), ("pin_memory", None if gpu else no_gpu)]
 
 
-def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list[Planned], list[Pruned]]:
+def expand(space: SweepSpace, hw: HardwareFacts, ds: Preflight) -> tuple[list[Planned], list[Pruned]]:
     """Every configuration of the space that can run here, and every one dropped with its reason."""
     base = LoaderConfig.from_dict(space.base) if space.base else LoaderConfig()
     pruned: list[Pruned] = []
@@ -212,7 +171,8 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list
             reason = _shm_reason(cfg, hw, ds)
         if reason is None:
             try:
-                cfg.validate(
+                validate(
+                    cfg,
                     None,
                     file_sampler="sampler" in ds.from_file,
                     file_batch_sampler=file_batch_sampler,
@@ -223,7 +183,7 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list
             except DltuneError as exc:
                 reason = exc.message
         if reason is not None:
-            if role == "sweep" and all(p.key != key for p in pruned):
+            if role == SWEEP and all(p.key != key for p in pruned):
                 pruned.append(Pruned(key, reason))
             return
         planned[key] = Planned(cfg, role)
@@ -231,7 +191,7 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list
     for bs, w in itertools.product(batch_sizes, workers):
         if w == 0:
             for pin, why in _pinnings(space, hw.has_gpu):
-                consider(replace(base, batch_size=bs, num_workers=0, pinning=pin), "sweep", why)
+                consider(replace(base, batch_size=bs, num_workers=0, pinning=pin), SWEEP, why)
             continue
         for pf, pers, sm, (pin, why) in itertools.product(
             space.prefetch_factor, space.persistent_workers, space.start_method, _pinnings(space, hw.has_gpu)
@@ -245,7 +205,7 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list
                 multiprocessing_context=sm,
                 pinning=pin,
             )
-            consider(cfg, "sweep", why)
+            consider(cfg, SWEEP, why)
     if space.references:
         for bs in batch_sizes:
             consider(replace(base, batch_size=bs), REFERENCE_DEFAULTS)
@@ -255,7 +215,7 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: DatasetFacts) -> tuple[list
     return list(planned.values()), pruned
 
 
-def _shm_reason(cfg: LoaderConfig, hw: HardwareFacts, ds: DatasetFacts) -> str | None:
+def _shm_reason(cfg: LoaderConfig, hw: HardwareFacts, ds: Preflight) -> str | None:
     """Batches in flight live in /dev/shm: drop configurations that cannot fit."""
     if not cfg.num_workers or not ds.bytes_per_sample or not cfg.batch_size or not hw.memory.shm_total:
         return None

@@ -24,9 +24,7 @@ from typing import Any
 from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
 from dltune.bench.measure import ProcessSampler, measure_loader
-from dltune.bench.settings import MeasureSettings
-from dltune.engine.config import LoaderConfig
-from dltune.model import OK, TrialResult
+from dltune.model import OK, SWEEP, LoaderConfig, MeasureSettings, TrialResult
 from dltune.units import human_bytes
 
 TRIAL_JOB = "dltune.bench.trial:trial_job"
@@ -57,6 +55,7 @@ def _tail_of(log: Any, size: int = 8192) -> str:
 def _device_copier(settings: MeasureSettings, cfg: LoaderConfig) -> Callable[[Any], None] | None:
     import torch
 
+    from dltune.engine.config import pin_memory_of
     from dltune.engine.transfer import move_to
 
     device = settings.device
@@ -65,7 +64,7 @@ def _device_copier(settings: MeasureSettings, cfg: LoaderConfig) -> Callable[[An
     dev = torch.device("cuda" if device == "auto" else device)
 
     def copy(batch: Any) -> None:
-        move_to(batch, dev, non_blocking=cfg.pin_memory)
+        move_to(batch, dev, non_blocking=pin_memory_of(cfg))
         torch.cuda.synchronize(dev)
 
     return copy
@@ -81,13 +80,13 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
     # a spawned child inherits 'spawn' as its default start method; DataLoader must see the user's
     # default (fork on Linux up to Python 3.13), as it would in the user's own program
     mp.set_start_method(payload.get("default_start_method") or "fork", force=True)
-    settings = MeasureSettings.from_dict(payload["settings"])
+    settings: MeasureSettings = payload["settings"]
     try:
         spec = load_dataset(payload["target"], fresh=True)  # no state left over from an earlier trial
     except DltuneError as exc:
         return {"failure": asdict(Failure("failed", exc.message, exc.hint))}
     try:
-        cfg = LoaderConfig.from_dict(payload["config"])
+        cfg: LoaderConfig = payload["config"]
         dataset = spec.dataset if spec.is_iterable else note_indices(spec.dataset)
         loader = build_loader(dataset, cfg, spec.extras)
     except (DltuneError, ValueError, TypeError) as exc:
@@ -203,7 +202,7 @@ def run_trial(
     config: LoaderConfig,
     settings: MeasureSettings,
     *,
-    role: str = "sweep",
+    role: str = SWEEP,
     repeat: int = 0,
     shm_needed: int | None = None,
     shm_free: int | None = None,
@@ -217,8 +216,8 @@ def run_trial(
     limit, reserve = memory_budget(settings)
     payload = {
         "target": target,
-        "config": config.to_dict(),
-        "settings": settings.to_dict(),
+        "config": config,
+        "settings": settings,
         "shm_needed": shm_needed,
         "shm_free": shm_free,
         "default_start_method": DEFAULT_START_METHOD,
@@ -227,7 +226,7 @@ def run_trial(
     out = process.run(TRIAL_JOB, payload, **watch) if process else run_child(TRIAL_JOB, payload, **watch)
     common: dict[str, Any] = {
         "key": config.key(),
-        "config": config.to_dict(),
+        "config": config,
         "duration_s": out.duration_s,
         "repeat": repeat,
         "role": role,

@@ -36,13 +36,22 @@ from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
 from dltune.bench.recorder import Recorder
 from dltune.bench.runner import preflight_and_plan
-from dltune.bench.settings import MeasureSettings
-from dltune.bench.space import Planned, SweepSpace
+from dltune.bench.space import Planned
 from dltune.bench.trial import run_trial
-from dltune.engine.config import LoaderConfig
 from dltune.errors import BenchmarkError
-from dltune.hardware.facts import HardwareFacts
-from dltune.model import RunResult, TrialResult
+from dltune.model import (
+    CeilingRecord,
+    HardwareFacts,
+    LoaderConfig,
+    MeasureSettings,
+    Prediction,
+    RaceRecord,
+    RunResult,
+    Search,
+    SweepSpace,
+    TrialResult,
+    Tuning,
+)
 from dltune.race import geo_mean
 from dltune.tune_model import StageCosts, bound, predict, promising_workers
 
@@ -235,7 +244,7 @@ class Tuner:
         if len(contenders) > 1:
             with rec.stage("race"):
                 race_record = race(rec, contenders, self.short, max_rounds=self.max_rounds)
-        winner = self.known()[race_record["winner"]] if race_record else self.leader()
+        winner = self.known()[race_record.winner] if race_record else self.leader()
         with rec.stage("reference"):
             self.measure(
                 next(
@@ -284,7 +293,7 @@ class Tuner:
         return costs, self.ceiling(t1)
 
     def ceiling(self, t1: TrialResult) -> Ceiling:
-        bpp = (self.rec.run.preflight or {}).get("bytes_per_sample")
+        bpp = self.rec.run.preflight.bytes_per_sample if self.rec.run.preflight else None
         return measured_ceiling(
             self.hardware,
             t1,
@@ -333,26 +342,21 @@ class Tuner:
         costs: StageCosts | None,
         ceiling: Ceiling | None,
         *,
-        race_record: dict[str, Any] | None = None,
+        race_record: RaceRecord | None = None,
         exhaustive: bool = False,
     ) -> tuple[RunResult, Path]:
-        known = self.known()
-        tuning: dict[str, Any] = {"grid_size": len(self.planned), "trials": len(self.rec.trials)}
-        if exhaustive:
-            tuning["exhaustive"] = True
+        tuning = Tuning(grid_size=len(self.planned), trials=len(self.rec.trials), exhaustive=exhaustive)
         if costs is not None:
-            tuning |= {
-                "costs": costs.to_dict(),
-                "settings": self.short.to_dict(),
-                "predictions": {
-                    k: {"predicted": predict(costs, c.num_workers), "bound": bound(costs, c.num_workers)}
-                    for k, c in known.items()
-                    if self.rec.measured(k)
-                },
+            predictions = {
+                k: Prediction(predict(costs, c.num_workers), bound(costs, c.num_workers))
+                for k, c in self.known().items()
+                if self.rec.measured(k)
             }
-        search: dict[str, Any] = {"stages": self.rec.stages, "notes": self.notes}
-        if ceiling is not None:
-            search["ceiling"] = {"workers": ceiling.workers, "limit": ceiling.limit}
-        if race_record is not None:
-            search["race"] = race_record
+            tuning = dataclasses.replace(tuning, costs=costs, settings=self.short, predictions=predictions)
+        search = Search(
+            stages=tuple(self.rec.stages),
+            notes=tuple(self.notes),
+            ceiling=CeilingRecord(ceiling.workers, ceiling.limit) if ceiling else None,
+            race=race_record,
+        )
         return self.rec.finish(tuning=tuning, search=search)

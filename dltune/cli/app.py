@@ -9,9 +9,9 @@ import sys
 
 import typer
 
-from dltune import __version__
 from dltune.cli.console import err
 from dltune.errors import DltuneError
+from dltune.version import __version__
 
 app = typer.Typer(
     name="dltune",

@@ -9,7 +9,7 @@ import typer
 from dltune.cli.app import app
 from dltune.cli.console import out
 from dltune.engine import LoaderConfig, build_loader, load_dataset
-from dltune.report.inspect import describe_batch
+from dltune.engine.describe import describe_batch
 
 
 @app.command()

@@ -10,6 +10,7 @@ from dltune.cli.app import app
 from dltune.cli.console import out
 from dltune.hardware.facts import probe as probe_hardware
 from dltune.report.tables import probe_table
+from dltune.store import to_json
 
 
 @app.command()
@@ -20,6 +21,6 @@ def probe(
     """Usable CPUs, RAM, shared memory, open-file limit, GPUs and their measured host-to-device rate."""
     hw = probe_hardware(h2d=h2d)
     if as_json:
-        print(json.dumps(hw.to_dict(), indent=2))
+        print(json.dumps(to_json(hw), indent=2))
     else:
         out.print(probe_table(hw))

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dltune.bench.runner import Event
-from dltune.report.tables import pruned_lines, trials_table
+from dltune.report.tables import pruned_lines, trials_panel
 
 
 class SweepProgress:
@@ -54,5 +54,5 @@ class SweepProgress:
         elif event.kind == "trial_done":
             self.finished = len(event.run.trials)
             self.progress.update(self.task, completed=self.finished)
-            table = trials_table(event.run.trials, "best so far", limit=5)
+            table = trials_panel(event.run.trials, "best so far", limit=5)
             self.live.update(Group(self.progress, table))

@@ -9,8 +9,10 @@ import typer
 
 from dltune.cli.app import app
 from dltune.cli.console import err, out
+from dltune.cli.measuring import do_bench, do_tune
 from dltune.cli.options import byte_size
-from dltune.recommend import Constraints, recommend
+from dltune.model import Constraints
+from dltune.recommend import recommend
 from dltune.report import markdown, terminal
 from dltune.report.files import recommendation_json, write_reports
 from dltune.store import DEFAULT_ROOT, latest_run, load_run
@@ -49,14 +51,8 @@ def recommend_cmd(
             "max_workers": max_workers,
             "max_memory": max_memory,
         }
-        if grid:
-            from dltune.cli.bench_cmd import do_bench
-
-            _, folder = do_bench(dataset, config, out_dir=out_dir, **limits)
-        else:
-            from dltune.cli.tune_cmd import do_tune
-
-            _, folder = do_tune(dataset, config, out_dir=out_dir, **limits)
+        measure = do_bench if grid else do_tune
+        _, folder = measure(dataset, config, out_dir=out_dir, **limits)
     else:
         folder = run if run is not None else latest_run(out_dir)
     result = load_run(folder)

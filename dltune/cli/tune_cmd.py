@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from dltune.bench.runner import Event
-from dltune.bench.tune import run_tune
 from dltune.cli.app import app
-from dltune.cli.bench_cmd import live, resolve_space
 from dltune.cli.console import err, out
+from dltune.cli.measuring import do_tune
 from dltune.cli.options import byte_size
-from dltune.hardware.facts import probe
-from dltune.model import RunResult
-from dltune.recommend import Constraints, recommend
+from dltune.model import Constraints
+from dltune.recommend import recommend
 from dltune.report import terminal
 from dltune.report.files import write_reports
 from dltune.store import DEFAULT_ROOT
-
-
-def do_tune(
-    dataset: str, config: str = "default", *, out_dir: Path = DEFAULT_ROOT, **overrides: Any
-) -> tuple[RunResult, Path]:
-    space, settings = resolve_space(config, **overrides)
-    hw = probe()
-
-    def work(on_event: Callable[[Event], None]) -> tuple[RunResult, Path]:
-        return run_tune(dataset, space, settings, hw, out_root=out_dir, on_event=on_event)
-
-    return live(dataset, work)
 
 
 @app.command()

@@ -9,10 +9,11 @@ from dltune.engine.build import (
     make_sampler,
 )
 from dltune.engine.collate import COLLATE
-from dltune.engine.config import LoaderConfig
 from dltune.engine.dataset_file import DatasetSpec, load_dataset
 from dltune.engine.pinning import PINNING, DevicePrefetcher, PinningStrategy
 from dltune.engine.samplers import BATCH_SAMPLERS, SAMPLERS
+from dltune.engine.wrapper import LoaderWrapper
+from dltune.model.loader import LoaderConfig
 
 __all__ = [
     "BATCH_SAMPLERS",
@@ -24,6 +25,7 @@ __all__ = [
     "EpochLoader",
     "Extras",
     "LoaderConfig",
+    "LoaderWrapper",
     "PinningStrategy",
     "build_loader",
     "load_dataset",

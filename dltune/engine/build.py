@@ -9,10 +9,12 @@ from typing import Any
 from torch.utils.data import DataLoader
 
 from dltune.engine.collate import COLLATE
-from dltune.engine.config import SUPPORTS_IN_ORDER, LoaderConfig
+from dltune.engine.config import SUPPORTS_IN_ORDER, LoaderConfig, pin_memory_of
+from dltune.engine.config import validate as validate_config
 from dltune.engine.pinning import PINNING
 from dltune.engine.samplers import BATCH_SAMPLERS, SAMPLERS
 from dltune.engine.seeding import SeedWorkers, loader_generator, seed_main_process
+from dltune.engine.wrapper import LoaderWrapper
 from dltune.errors import ConfigError
 
 
@@ -26,36 +28,16 @@ class Extras:
     worker_init_fn: Callable[[int], None] | None = None
 
 
-class EpochLoader:
+class EpochLoader(LoaderWrapper):
     """Calls ``set_epoch(epoch)`` on the sampler / batch sampler at the start of every epoch.
 
     DistributedSampler and the bucket sampler shuffle by epoch; forgetting ``set_epoch`` silently
-    repeats the same order every epoch. Forwards ``len``, ``dataset``, ``sampler``,
-    ``batch_sampler``, ``batch_size`` and ``loader`` (the DataLoader itself).
+    repeats the same order every epoch. Forwards what LoaderWrapper forwards.
     """
 
     def __init__(self, loader: Any, start_epoch: int = 0) -> None:
-        self.loader = loader
+        super().__init__(loader)
         self.epoch = start_epoch
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    @property
-    def dataset(self) -> Any:
-        return self.loader.dataset
-
-    @property
-    def sampler(self) -> Any:
-        return self.loader.sampler
-
-    @property
-    def batch_sampler(self) -> Any:
-        return self.loader.batch_sampler
-
-    @property
-    def batch_size(self) -> Any:
-        return self.loader.batch_size
 
     def __iter__(self) -> Iterator[Any]:
         for s in (getattr(self.loader, "sampler", None), getattr(self.loader, "batch_sampler", None)):
@@ -113,13 +95,14 @@ def build_loader(
     if not isinstance(config, LoaderConfig) and hasattr(config, "loader_config"):
         config = config.loader_config
     if validate:
-        config.validate(
+        validate_config(
+            config,
             dataset,
             file_sampler=extras.sampler is not None,
             file_batch_sampler=extras.batch_sampler is not None,
         )
     seed = config.seed
-    kwargs: dict[str, Any] = config.loader_kwargs()
+    kwargs: dict[str, Any] = config.loader_kwargs(pin_memory_of(config))
     if config.batch_sampler:
         kwargs["batch_sampler"] = _call(
             "batch_sampler_params",

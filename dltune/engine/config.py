@@ -1,330 +1,133 @@
-"""LoaderConfig: every DataLoader knob, typed, frozen, validated before anything is built."""
+"""The torch half of LoaderConfig: checks against the installed torch, its plugins and devices.
+
+The data half (fields, TOML/JSON, key, label, the DataLoader call as text) is dltune.model.loader.
+"""
 
 from __future__ import annotations
 
-import difflib
 import inspect
-import tomllib
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader, IterableDataset
 
-from dltune.errors import ConfigError, UsageError
+from dltune.errors import ConfigError
+from dltune.model.loader import LoaderConfig
 
 #: True when the installed torch's DataLoader takes ``in_order`` (torch >= 2.6); checked once, here.
 SUPPORTS_IN_ORDER = "in_order" in inspect.signature(DataLoader.__init__).parameters
 
-_PARAM_FIELDS = ("sampler_params", "batch_sampler_params", "collate_params")
+__all__ = ["SUPPORTS_IN_ORDER", "LoaderConfig", "pin_memory_of", "validate"]
 
 
-@dataclass(frozen=True)
-class LoaderConfig:
-    """A DataLoader configuration.
+def pin_memory_of(config: LoaderConfig) -> bool:
+    """DataLoader's ``pin_memory`` for the config's pinning strategy (registered or a plugin's)."""
+    from dltune.engine.pinning import PINNING
 
-    Samplers, batch samplers, collate functions and pinning strategies are named (registry names or
-    ``module:attr``) with their parameters, so a config can be saved, compared and swept. Objects the
-    dataset file defines (``collate_fn``, ``sampler``, ``batch_sampler``) are used when the config
-    names none. With a named ``batch_sampler``, ``batch_size`` and ``drop_last`` go to that batch
-    sampler (DataLoader itself then gets neither).
+    return PINNING.get(config.pinning).pin_memory
+
+
+def validate(
+    config: LoaderConfig,
+    dataset: Any = None,
+    *,
+    file_sampler: bool = False,
+    file_batch_sampler: bool = False,
+    accelerator: bool | None = None,
+) -> list[str]:
+    """Raise ConfigError for what DataLoader would reject or what makes no sense; return warnings.
+
+    ``file_sampler`` / ``file_batch_sampler``: the dataset file supplies that object.
+    ``accelerator``: whether a CUDA device is present (probed when None).
     """
+    from dltune.engine.collate import COLLATE
+    from dltune.engine.pinning import PINNING, accelerator_available
+    from dltune.engine.samplers import BATCH_SAMPLERS, SAMPLERS
 
-    batch_size: int | None = 1
-    shuffle: bool = False
-    sampler: str | None = None
-    sampler_params: Mapping[str, Any] = field(default_factory=dict)
-    batch_sampler: str | None = None
-    batch_sampler_params: Mapping[str, Any] = field(default_factory=dict)
-    num_workers: int = 0
-    collate: str | None = None
-    collate_params: Mapping[str, Any] = field(default_factory=dict)
-    pinning: str = "off"
-    device: str = "cuda"
-    drop_last: bool = False
-    timeout: float = 0
-    prefetch_factor: int | None = None
-    persistent_workers: bool = False
-    multiprocessing_context: str | None = None
-    in_order: bool = True
-    seed: int | None = None
-
-    # ---- construction -------------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LoaderConfig:
-        """Build from a dict (TOML table, JSON). ``pin_memory = true/false`` is accepted for ``pinning``."""
-        data = dict(data)
-        if "pin_memory" in data:
-            pin = data.pop("pin_memory")
-            if not isinstance(pin, bool):
-                raise ConfigError("pin_memory", f"{pin!r} is not true or false")
-            data.setdefault("pinning", "pin_memory" if pin else "off")
-        known = {f.name: f for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
-                raise ConfigError(
-                    key,
-                    "is not a LoaderConfig field",
-                    f"did you mean {close[0]!r}?" if close else f"valid fields: {', '.join(known)}",
-                )
-        values = {k: _coerce(k, v) for k, v in data.items()}
-        return cls(**values)
-
-    @classmethod
-    def from_toml(cls, path: str | Path, table: str = "loader") -> LoaderConfig:
-        """Read a TOML file; its ``[loader]`` table if there is one, else the top level."""
-        p = Path(path)
-        try:
-            doc = tomllib.loads(p.read_text())
-        except FileNotFoundError:
-            raise UsageError(f"config file {p} does not exist", "check the path") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"{p} is not valid TOML: {exc}", "fix the TOML syntax at that line") from None
-        return cls.from_dict(doc.get(table, doc))
-
-    def replace(self, **changes: Any) -> LoaderConfig:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in _PARAM_FIELDS:
-            d[k] = dict(d[k])
-        return d
-
-    # ---- derived --------------------------------------------------------------------------------
-    @property
-    def pin_memory(self) -> bool:
-        from dltune.engine.pinning import PINNING
-
-        return PINNING.get(self.pinning).pin_memory
-
-    def key(self) -> str:
-        """A short stable identifier, e.g. ``w4-b64-pf2-pin_memory-persist-fork``."""
-        parts = [f"w{self.num_workers}", f"b{self.batch_size}"]
-        if self.num_workers:
-            parts.append(f"pf{self.prefetch_factor or 2}")
-        parts.append(self.pinning)
-        if self.persistent_workers:
-            parts.append("persist")
-        if self.multiprocessing_context:
-            parts.append(self.multiprocessing_context)
-        for name in (self.sampler, self.batch_sampler, self.collate):
-            if name:
-                parts.append(name.rpartition(":")[2])
-        if not self.in_order:
-            parts.append("unordered")
-        return "-".join(parts)
-
-    # ---- validation -----------------------------------------------------------------------------
-    def validate(
-        self,
-        dataset: Any = None,
-        *,
-        file_sampler: bool = False,
-        file_batch_sampler: bool = False,
-        accelerator: bool | None = None,
-    ) -> list[str]:
-        """Raise ConfigError for what DataLoader would reject or what makes no sense; return warnings.
-
-        ``file_sampler`` / ``file_batch_sampler``: the dataset file supplies that object.
-        ``accelerator``: whether a CUDA device is present (probed when None).
-        """
-        from dltune.engine.collate import COLLATE
-        from dltune.engine.pinning import PINNING, accelerator_available
-        from dltune.engine.samplers import BATCH_SAMPLERS, SAMPLERS
-
-        warnings: list[str] = []
-        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
-            raise ConfigError("batch_size", f"{self.batch_size!r} is not a positive integer", "use e.g. 32")
-        if self.num_workers < 0:
-            raise ConfigError(
-                "num_workers", f"{self.num_workers} is negative", "use 0 (main process) or more"
-            )
-        has_batch_sampler = bool(self.batch_sampler) or (file_batch_sampler and not self.sampler)
-        has_sampler = bool(self.sampler) or (file_sampler and not self.batch_sampler)
-        if has_batch_sampler:
-            src = (
-                f"batch_sampler {self.batch_sampler!r}"
-                if self.batch_sampler
-                else "the dataset file's batch_sampler"
-            )
-            if self.shuffle:
-                raise ConfigError(
-                    "shuffle",
-                    f"cannot be combined with {src}, which decides the order",
-                    "remove shuffle; shuffle inside the batch sampler instead",
-                )
-            if has_sampler:
-                raise ConfigError("sampler", f"cannot be combined with {src}", "use one of the two")
-            if not self.batch_sampler and (self.batch_size not in (1, None) or self.drop_last):
-                raise ConfigError(
-                    "batch_size",
-                    f"cannot be set alongside {src}, which fixes the batches",
-                    "remove batch_size and drop_last, or drop the batch_sampler",
-                )
-        if has_sampler and self.shuffle:
+    warnings: list[str] = []
+    if config.batch_size is not None and (not isinstance(config.batch_size, int) or config.batch_size < 1):
+        raise ConfigError("batch_size", f"{config.batch_size!r} is not a positive integer", "use e.g. 32")
+    if config.num_workers < 0:
+        raise ConfigError("num_workers", f"{config.num_workers} is negative", "use 0 (main process) or more")
+    has_batch_sampler = bool(config.batch_sampler) or (file_batch_sampler and not config.sampler)
+    has_sampler = bool(config.sampler) or (file_sampler and not config.batch_sampler)
+    if has_batch_sampler:
+        src = (
+            f"batch_sampler {config.batch_sampler!r}"
+            if config.batch_sampler
+            else "the dataset file's batch_sampler"
+        )
+        if config.shuffle:
             raise ConfigError(
                 "shuffle",
-                "cannot be combined with a sampler, which decides the order",
-                "remove shuffle=True (use the 'random' sampler to shuffle)",
+                f"cannot be combined with {src}, which decides the order",
+                "remove shuffle; shuffle inside the batch sampler instead",
             )
-        if self.num_workers == 0:
-            for name, bad in (
-                ("prefetch_factor", self.prefetch_factor is not None),
-                ("persistent_workers", self.persistent_workers),
-                ("multiprocessing_context", self.multiprocessing_context is not None),
-            ):
-                if bad:
-                    raise ConfigError(
-                        name,
-                        "needs num_workers > 0 (with 0 the main process loads the data)",
-                        f"set num_workers >= 1 or remove {name}",
-                    )
-        if self.prefetch_factor is not None and self.prefetch_factor < 1:
+        if has_sampler:
+            raise ConfigError("sampler", f"cannot be combined with {src}", "use one of the two")
+        if not config.batch_sampler and (config.batch_size not in (1, None) or config.drop_last):
             raise ConfigError(
-                "prefetch_factor", f"{self.prefetch_factor} is below 1", "use 2 (the default) or more"
+                "batch_size",
+                f"cannot be set alongside {src}, which fixes the batches",
+                "remove batch_size and drop_last, or drop the batch_sampler",
             )
-        if self.timeout < 0:
-            raise ConfigError("timeout", f"{self.timeout} is negative", "use 0 (wait forever) or seconds > 0")
-        if self.multiprocessing_context and self.multiprocessing_context not in mp.get_all_start_methods():
-            raise ConfigError(
-                "multiprocessing_context",
-                f"{self.multiprocessing_context!r} is not available here",
-                f"use one of {', '.join(mp.get_all_start_methods())}",
-            )
-        if not self.in_order and not SUPPORTS_IN_ORDER:
-            raise ConfigError("in_order", "needs torch >= 2.6", "upgrade torch or remove in_order")
-        if isinstance(dataset, IterableDataset) and (has_sampler or has_batch_sampler or self.shuffle):
-            raise ConfigError(
-                "sampler",
-                "an IterableDataset takes no sampler, batch_sampler or shuffle",
-                "shuffle inside the dataset's __iter__, or make it a map-style Dataset",
-            )
-        # names must resolve: an unknown name fails listing the choices
-        if self.sampler:
-            SAMPLERS.get(self.sampler)
-        if self.batch_sampler:
-            BATCH_SAMPLERS.get(self.batch_sampler)
-        if self.collate:
-            COLLATE.get(self.collate)
-        strategy = PINNING.get(self.pinning)
-        if accelerator is None:
-            accelerator = accelerator_available()
-        if not accelerator:
-            if strategy.needs_accelerator:
+    if has_sampler and config.shuffle:
+        raise ConfigError(
+            "shuffle",
+            "cannot be combined with a sampler, which decides the order",
+            "remove shuffle=True (use the 'random' sampler to shuffle)",
+        )
+    if config.num_workers == 0:
+        for name, bad in (
+            ("prefetch_factor", config.prefetch_factor is not None),
+            ("persistent_workers", config.persistent_workers),
+            ("multiprocessing_context", config.multiprocessing_context is not None),
+        ):
+            if bad:
                 raise ConfigError(
-                    "pinning",
-                    f"{self.pinning!r} copies batches to a CUDA device and none is present",
-                    "use pinning='off' on this machine",
+                    name,
+                    "needs num_workers > 0 (with 0 the main process loads the data)",
+                    f"set num_workers >= 1 or remove {name}",
                 )
-            if strategy.pin_memory:
-                warnings.append(
-                    "pin_memory=True without a CUDA device: pinning costs time and gains nothing here"
-                )
-        return warnings
-
-    # ---- rendering ------------------------------------------------------------------------------
-    def loader_kwargs(self) -> dict[str, Any]:
-        """Plain keyword arguments for ``torch.utils.data.DataLoader`` (no sampler/collate objects)."""
-        kw: dict[str, Any] = {}
-        if not self.batch_sampler:
-            kw["batch_size"] = self.batch_size
-            if self.shuffle:
-                kw["shuffle"] = True
-            if self.drop_last:
-                kw["drop_last"] = True
-        kw["num_workers"] = self.num_workers
-        kw["pin_memory"] = self.pin_memory
-        if self.num_workers:
-            kw["prefetch_factor"] = self.prefetch_factor or 2
-            kw["persistent_workers"] = self.persistent_workers
-            if self.multiprocessing_context:
-                kw["multiprocessing_context"] = self.multiprocessing_context
-        if self.timeout:
-            kw["timeout"] = self.timeout
-        if not self.in_order:
-            kw["in_order"] = False
-        return kw
-
-    def to_code(self, dataset_expr: str = "dataset", from_file: tuple[str, ...] = ()) -> str:
-        """The ``DataLoader(...)`` call a user pastes (dltune helpers for named samplers / collate).
-
-        ``from_file`` names objects the dataset file defines (``collate_fn``, ``sampler``...); they are
-        passed by their own names where the config does not replace them.
-        """
-        args = [dataset_expr]
-        replaced = {
-            "sampler": bool(self.sampler or self.batch_sampler),
-            "batch_sampler": bool(self.sampler or self.batch_sampler),
-            "collate_fn": bool(self.collate),
-            "worker_init_fn": False,
-        }
-        args += [f"{name}={name}" for name in from_file if not replaced.get(name, False)]
-        if self.sampler:
-            args.append(
-                f"sampler=dltune.make_sampler({self.sampler!r}, {dataset_expr}{_params(self.sampler_params, self.seed)})"
+    if config.prefetch_factor is not None and config.prefetch_factor < 1:
+        raise ConfigError(
+            "prefetch_factor", f"{config.prefetch_factor} is below 1", "use 2 (the default) or more"
+        )
+    if config.timeout < 0:
+        raise ConfigError("timeout", f"{config.timeout} is negative", "use 0 (wait forever) or seconds > 0")
+    if config.multiprocessing_context and config.multiprocessing_context not in mp.get_all_start_methods():
+        raise ConfigError(
+            "multiprocessing_context",
+            f"{config.multiprocessing_context!r} is not available here",
+            f"use one of {', '.join(mp.get_all_start_methods())}",
+        )
+    if not config.in_order and not SUPPORTS_IN_ORDER:
+        raise ConfigError("in_order", "needs torch >= 2.6", "upgrade torch or remove in_order")
+    if isinstance(dataset, IterableDataset) and (has_sampler or has_batch_sampler or config.shuffle):
+        raise ConfigError(
+            "sampler",
+            "an IterableDataset takes no sampler, batch_sampler or shuffle",
+            "shuffle inside the dataset's __iter__, or make it a map-style Dataset",
+        )
+    # names must resolve: an unknown name fails listing the choices
+    if config.sampler:
+        SAMPLERS.get(config.sampler)
+    if config.batch_sampler:
+        BATCH_SAMPLERS.get(config.batch_sampler)
+    if config.collate:
+        COLLATE.get(config.collate)
+    strategy = PINNING.get(config.pinning)
+    if accelerator is None:
+        accelerator = accelerator_available()
+    if not accelerator:
+        if strategy.needs_accelerator:
+            raise ConfigError(
+                "pinning",
+                f"{config.pinning!r} copies batches to a CUDA device and none is present",
+                "use pinning='off' on this machine",
             )
-        if self.batch_sampler:
-            args.append(
-                f"batch_sampler=dltune.make_batch_sampler({self.batch_sampler!r}, {dataset_expr}, "
-                f"batch_size={self.batch_size}, drop_last={self.drop_last}{_params(self.batch_sampler_params, self.seed)})"
+        if strategy.pin_memory:
+            warnings.append(
+                "pin_memory=True without a CUDA device: pinning costs time and gains nothing here"
             )
-        if self.collate and self.collate != "default":
-            args.append(
-                f"collate_fn=dltune.make_collate({self.collate!r}{_params(self.collate_params, None)})"
-            )
-        kwargs = self.loader_kwargs()
-        if "batch_sampler" in from_file and not replaced["batch_sampler"]:
-            for k in ("batch_size", "shuffle", "drop_last"):
-                kwargs.pop(k, None)
-        args += [f"{k}={v!r}" for k, v in kwargs.items()]
-        code = "DataLoader(" + ", ".join(args) + ")"
-        if self.pinning == "device-prefetch":
-            code = f"dltune.DevicePrefetcher({code}, device={self.device!r})"
-        return code
-
-
-def _params(params: Mapping[str, Any], seed: int | None) -> str:
-    items = dict(params)
-    if seed is not None:
-        items.setdefault("seed", seed)
-    return "".join(f", {k}={v!r}" for k, v in items.items())
-
-
-_BOOL = {"shuffle", "drop_last", "persistent_workers", "in_order"}
-_INT = {"num_workers"}
-_OPT_INT = {"batch_size", "prefetch_factor", "seed"}
-_OPT_STR = {"sampler", "batch_sampler", "collate", "multiprocessing_context"}
-
-
-def _coerce(key: str, value: Any) -> Any:
-    """Check a value's type for its field; say which field and what it should be."""
-
-    def bad(kind: str) -> ConfigError:
-        return ConfigError(key, f"{value!r} is not {kind}")
-
-    if key in _BOOL:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-    elif key in _INT or key in _OPT_INT:
-        if value is None and key in _OPT_INT:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad("an integer")
-    elif key in _OPT_STR or key in ("pinning", "device"):
-        if value is None and key in _OPT_STR:
-            return None
-        if not isinstance(value, str):
-            raise bad("a name (string)")
-    elif key in _PARAM_FIELDS:
-        if not isinstance(value, Mapping):
-            raise bad("a table of parameters")
-        return dict(value)
-    elif key == "timeout":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number of seconds")
-        return float(value)
-    return value
+    return warnings

@@ -20,6 +20,7 @@ import torch
 
 from dltune.engine.registry import Registry
 from dltune.engine.transfer import move_to, tensors_in
+from dltune.engine.wrapper import LoaderWrapper
 
 
 @dataclass(frozen=True)
@@ -34,35 +35,15 @@ class PinningStrategy:
     description: str = ""
 
 
-class DevicePrefetcher:
+class DevicePrefetcher(LoaderWrapper):
     """Iterates a loader, copying batch i+1 to ``device`` on a side stream while batch i is used.
 
-    Forwards ``len``, ``dataset``, ``sampler``, ``batch_sampler`` and ``batch_size`` of the loader it
-    wraps; it never touches the loader's private state.
+    Forwards what LoaderWrapper forwards; it never touches the loader's private state.
     """
 
     def __init__(self, loader: Any, device: str = "cuda") -> None:
-        self.loader = loader
+        super().__init__(loader)
         self.device = torch.device(device)
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    @property
-    def dataset(self) -> Any:
-        return self.loader.dataset
-
-    @property
-    def sampler(self) -> Any:
-        return self.loader.sampler
-
-    @property
-    def batch_sampler(self) -> Any:
-        return self.loader.batch_sampler
-
-    @property
-    def batch_size(self) -> Any:
-        return self.loader.batch_size
 
     def __iter__(self) -> Iterator[Any]:
         stream = torch.cuda.Stream(device=self.device)

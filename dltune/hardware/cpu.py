@@ -8,23 +8,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class CpuFacts:
-    logical: int
-    """Logical CPUs of the host (hyper-threads count)."""
-    physical: int | None
-    """Physical cores, when /proc/cpuinfo tells."""
-    affinity: int
-    """CPUs this process may be scheduled on."""
-    quota: float | None
-    """CPUs' worth of time the cgroup allows (None: no quota)."""
-    usable: int
-    """What to plan with: min(affinity, quota rounded up), at least 1."""
-    model: str = ""
+from dltune.model.hardware import CpuFacts
 
 
 def _read(path: Path) -> str | None:

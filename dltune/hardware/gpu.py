@@ -8,51 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-# usable GB/s per lane after line encoding, by PCIe generation
-PCIE_GBPS_PER_LANE = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
-
-
-@dataclass(frozen=True)
-class H2DRate:
-    size_bytes: int
-    pinned_gbps: float
-    pageable_gbps: float
-
-
-@dataclass(frozen=True)
-class GpuFacts:
-    index: int
-    name: str
-    memory_total: int
-    pcie_gen: int | None = None
-    pcie_gen_max: int | None = None
-    pcie_width: int | None = None
-    pcie_width_max: int | None = None
-    h2d: tuple[H2DRate, ...] = field(default_factory=tuple)
-
-    @property
-    def link_gbps(self) -> float | None:
-        """Theoretical one-way bandwidth of the link at its current generation and width."""
-        if self.pcie_gen is None or self.pcie_width is None:
-            return None
-        return PCIE_GBPS_PER_LANE.get(self.pcie_gen, 0) * self.pcie_width
-
-    @property
-    def link_gbps_max(self) -> float | None:
-        if self.pcie_gen_max is None or self.pcie_width_max is None:
-            return None
-        return PCIE_GBPS_PER_LANE.get(self.pcie_gen_max, 0) * self.pcie_width_max
-
-    @property
-    def h2d_pinned_gbps(self) -> float | None:
-        return max((r.pinned_gbps for r in self.h2d), default=None)
-
-    @property
-    def h2d_pageable_gbps(self) -> float | None:
-        return max((r.pageable_gbps for r in self.h2d), default=None)
+from dltune.model.hardware import GpuFacts, H2DRate
 
 
 def _load_nvml() -> Any:

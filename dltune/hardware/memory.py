@@ -4,40 +4,14 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from dltune.hardware.cpu import _candidates, _read, cgroup_paths
+from dltune.model.hardware import MemoryFacts
 
 _NO_LIMIT = 1 << 60  # cgroup v1 reports "no limit" as a huge number
-
-
-@dataclass(frozen=True)
-class MemoryFacts:
-    total: int
-    available: int
-    swap_total: int
-    swap_free: int
-    cgroup_limit: int | None
-    cgroup_usage: int | None
-    shm_total: int
-    shm_free: int
-    open_files_soft: int
-    open_files_hard: int
-
-    @property
-    def usable_total(self) -> int:
-        """RAM this process tree may use in all: the host's or the cgroup limit, whichever is lower."""
-        return min(self.total, self.cgroup_limit or self.total)
-
-    @property
-    def usable_available(self) -> int:
-        """RAM free for a new trial now, within the cgroup limit too."""
-        if self.cgroup_limit is not None and self.cgroup_usage is not None:
-            return max(0, min(self.available, self.cgroup_limit - self.cgroup_usage))
-        return self.available
 
 
 def cgroup_memory(root: Path = Path("/")) -> tuple[int | None, int | None]:

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dltune.regress import INCONCLUSIVE, REGRESSION, SPEEDUP, CheckResult, ConfigVerdict
+from dltune.store import to_json
 
 ICON = {"pass": "✅ pass", REGRESSION: "❌ regression", INCONCLUSIVE: "⚠️ inconclusive", SPEEDUP: "🚀 speedup"}
 
@@ -83,4 +84,5 @@ def junit(r: CheckResult) -> str:
 
 
 def as_json(r: CheckResult) -> str:
-    return json.dumps(r.to_dict(), indent=1, default=str)
+    """The check's result for --json: every verdict with its statistics, the overall verdict, the kind."""
+    return json.dumps({**to_json(r), "verdict": r.verdict, "kind": "dltune.check"}, indent=1, default=str)

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from dltune.recommend import Recommendation
+from dltune.model import Recommendation
 from dltune.report import html, markdown
-from dltune.store import write_atomic
+from dltune.store import RECOMMENDATION_JSON, recommendation_json, write_atomic
 
-RECOMMENDATION_JSON = "recommendation.json"
-
-
-def recommendation_json(rec: Recommendation) -> str:
-    """One JSON object; its key ``loader`` holds exactly DataLoader's keyword arguments."""
-    d = rec.to_dict()
-    return json.dumps({"loader": d.pop("loader"), **d}, indent=1, default=str)
+__all__ = ["RECOMMENDATION_JSON", "recommendation_json", "write_reports"]
 
 
 def write_reports(rec: Recommendation, folder: Path) -> dict[str, Path]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from dltune.recommend import Recommendation
+from dltune.model import Recommendation
 from dltune.report import plots
 from dltune.report.words import (
     PREDICTION_HEADER,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dltune.recommend import Recommendation
+from dltune.model import Recommendation
 from dltune.report.words import (
     PREDICTION_HEADER,
     RACE_HEADER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 
-from dltune.recommend import ConfigStat, Recommendation
+from dltune.model import ConfigStat, Recommendation
 
 
 def _svg(fig: object) -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from rich.table import Table
 
-from dltune.hardware.facts import HardwareFacts
-from dltune.model import TrialResult
+from dltune.model import Pruned, TrialResult
+from dltune.model.hardware import HardwareFacts
 from dltune.units import human_bytes
 
 
@@ -52,21 +51,6 @@ def probe_table(hw: HardwareFacts) -> Table:
     return t
 
 
-def config_label(cfg: dict[str, Any]) -> str:
-    """'w4 b128 pf2 pin persist' - the knobs that differ between sweep configurations."""
-    w = cfg.get("num_workers", 0)
-    parts = [f"w{w}", f"b{cfg.get('batch_size')}"]
-    if w:
-        parts.append(f"pf{cfg.get('prefetch_factor') or 2}")
-        if cfg.get("persistent_workers"):
-            parts.append("persist")
-        if cfg.get("multiprocessing_context"):
-            parts.append(str(cfg["multiprocessing_context"]))
-    if cfg.get("pinning", "off") != "off":
-        parts.append("pin" if cfg["pinning"] == "pin_memory" else str(cfg["pinning"]))
-    return " ".join(parts)
-
-
 def ranked(trials: Iterable[TrialResult]) -> list[TrialResult]:
     """Successful trials by throughput (best first), then the failures."""
     trials = list(trials)
@@ -74,7 +58,7 @@ def ranked(trials: Iterable[TrialResult]) -> list[TrialResult]:
     return ok + [t for t in trials if not t.ok]
 
 
-def trials_table(trials: Sequence[TrialResult], title: str, limit: int | None = None) -> Table:
+def trials_panel(trials: Sequence[TrialResult], title: str, limit: int | None = None) -> Table:
     t = Table(title=title, title_justify="left")
     t.add_column("configuration", no_wrap=True)
     for col in ("samples/s", "±95%", "1st batch", "wait p99", "CPU", "memory"):
@@ -82,7 +66,7 @@ def trials_table(trials: Sequence[TrialResult], title: str, limit: int | None = 
     t.add_column("note")
     rows = ranked(trials)
     for tr in rows[:limit] if limit else rows:
-        label = config_label(tr.config)
+        label = tr.config.label()
         if tr.ok and tr.metrics:
             m = tr.metrics
             rel = (m.samples_per_s_high - m.samples_per_s) / m.samples_per_s if m.samples_per_s else 0.0
@@ -101,9 +85,9 @@ def trials_table(trials: Sequence[TrialResult], title: str, limit: int | None = 
     return t
 
 
-def pruned_lines(pruned: Iterable[dict[str, Any]]) -> list[str]:
+def pruned_lines(pruned: Iterable[Pruned]) -> list[str]:
     """Dropped configurations grouped by reason: '12 dropped: <reason> (e.g. w1-b32-...)'."""
     groups: dict[str, list[str]] = defaultdict(list)
     for p in pruned:
-        groups[p["reason"]].append(p["key"])
+        groups[p.reason].append(p.key)
     return [f"{len(keys)} dropped: {reason} (e.g. {keys[0]})" for reason, keys in groups.items()]

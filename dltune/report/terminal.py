@@ -8,7 +8,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from dltune.recommend import Recommendation
+from dltune.model import Recommendation
 from dltune.report.words import (
     PREDICTION_HEADER,
     RACE_HEADER,

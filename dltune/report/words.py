@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dltune.recommend import ConfigStat, Recommendation
-from dltune.report.tables import config_label
+from collections.abc import Sequence
+
+from dltune.model import ConfigStat, Recommendation, Search
 from dltune.units import human_bytes
 
 
@@ -13,7 +14,7 @@ def pm(s: ConfigStat) -> str:
 
 def headline(rec: Recommendation) -> str:
     c = rec.chosen
-    return f"{c.rate:,.0f} samples/s ({pm(c)}, 95% interval) with {config_label(c.config)}"
+    return f"{c.rate:,.0f} samples/s ({pm(c)}, 95% interval) with {c.config.label()}"
 
 
 def gains(rec: Recommendation) -> list[str]:
@@ -31,7 +32,7 @@ def gains(rec: Recommendation) -> list[str]:
         )
     if rec.best.key != rec.chosen.key:
         out.append(
-            f"the fastest measured, {config_label(rec.best.config)} at {rec.best.rate:,.0f} samples/s, is within "
+            f"the fastest measured, {rec.best.config.label()} at {rec.best.rate:,.0f} samples/s, is within "
             "measurement noise: the cheaper configuration was chosen"
         )
     if rec.memory_per_worker:
@@ -66,7 +67,7 @@ def top_rows(rec: Recommendation, limit: int = 8) -> list[list[str]]:
         )
         rows.append(
             [
-                config_label(s.config),
+                s.config.label(),
                 f"{s.rate:,.0f}",
                 pm(s),
                 human_bytes(s.memory),
@@ -79,20 +80,20 @@ def top_rows(rec: Recommendation, limit: int = 8) -> list[list[str]]:
 
 def machine_line(rec: Recommendation) -> str:
     hw = rec.hardware
-    cpu, mem = hw.get("cpu", {}), hw.get("memory", {})
-    gpus = hw.get("gpus") or []
-    gpu = ", ".join(g.get("name", "?") for g in gpus) or "no GPU"
+    if hw is None:
+        return f"{rec.usable_cores} usable CPUs"
+    gpu = ", ".join(g.name for g in hw.gpus) or "no GPU"
     return (
-        f"{cpu.get('usable')} usable CPUs ({cpu.get('model') or 'unknown model'}), "
-        f"{human_bytes(mem.get('total', 0))} RAM, /dev/shm {human_bytes(mem.get('shm_total', 0))}, {gpu}; "
-        f"torch {hw.get('torch', '?')}"
+        f"{hw.cpu.usable} usable CPUs ({hw.cpu.model or 'unknown model'}), "
+        f"{human_bytes(hw.memory.total)} RAM, /dev/shm {human_bytes(hw.memory.shm_total)}, {gpu}; "
+        f"torch {hw.torch or '?'}"
     )
 
 
 def tuned_line(rec: Recommendation) -> str | None:
     if not rec.tuned:
         return None
-    trials, grid = rec.tuned.get("trials") or 0, rec.tuned.get("grid_size") or 0
+    trials, grid = rec.tuned.trials, rec.tuned.grid_size
     if trials >= grid:
         return (
             f"tuned adaptively: {trials} trials; the planned grid had {grid} configurations and the search "
@@ -107,11 +108,11 @@ def tuned_line(rec: Recommendation) -> str | None:
 def prediction_rows(rec: Recommendation) -> list[list[str]]:
     return [
         [
-            p["key"],
-            f"{p['predicted']:,.0f}",
-            f"{p['measured']:,.0f}",
-            f"{p['error']:+.0%}" if p.get("error") is not None else "-",
-            p["bound"],
+            p.key,
+            f"{p.predicted:,.0f}",
+            f"{p.measured:,.0f}",
+            f"{p.error:+.0%}" if p.error is not None else "-",
+            p.bound,
         ]
         for p in rec.predictions
     ]
@@ -125,26 +126,20 @@ RACE_HEADER = ["configuration", "side-by-side trials", "median samples/s", "vs w
 
 def race_rows(rec: Recommendation) -> list[list[str]]:
     """The side-by-side race that settled the close candidates (empty when there was none)."""
-    race = (rec.search or {}).get("race")
+    race = rec.search.race if rec.search else None
     if not race:
         return []
-    rates: dict[str, list[float]] = race["rates"]
+    rates = race.rates
 
-    def median(v: list[float]) -> float:
+    def median(v: Sequence[float]) -> float:
         s = sorted(v)
         return (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2 if s else 0.0
 
-    top = median(rates[race["winner"]]) or 1.0
-    labels = {s.key: config_label(s.config) for s in rec.ranked}
+    top = median(rates[race.winner]) or 1.0
+    labels = {s.key: s.config.label() for s in rec.ranked}
     rows = []
     for key in sorted(rates, key=lambda k: -median(rates[k])):
-        mark = (
-            "winner"
-            if key == race["winner"]
-            else "kept (within noise)"
-            if key in race["alive"]
-            else "dropped"
-        )
+        mark = "winner" if key == race.winner else "kept (within noise)" if key in race.alive else "dropped"
         rows.append(
             [
                 labels.get(key, key),
@@ -158,27 +153,27 @@ def race_rows(rec: Recommendation) -> list[list[str]]:
 
 
 def race_line(rec: Recommendation) -> str | None:
-    race = (rec.search or {}).get("race")
+    race = rec.search.race if rec.search else None
     if not race:
         return None
     return (
-        f"{len(race['candidates'])} candidates too close to rank from separate trials were measured again "
-        f"side by side, interleaved, for {race['rounds']} rounds"
+        f"{len(race.candidates)} candidates too close to rank from separate trials were measured again "
+        f"side by side, interleaved, for {race.rounds} rounds"
     )
 
 
 def search_notes(rec: Recommendation) -> list[str]:
     """Where the search stopped and why, time per stage, an interrupted run: what the user should know."""
-    search = rec.search or {}
-    out = list(search.get("notes") or [])
-    ceiling = search.get("ceiling")
-    if ceiling:
-        out.append(f"the worker search could go up to {ceiling['workers']} workers ({ceiling['limit']})")
-    stages = search.get("stages") or []
-    if stages:
+    search = rec.search or Search()
+    out = list(search.notes)
+    if search.ceiling:
+        out.append(
+            f"the worker search could go up to {search.ceiling.workers} workers ({search.ceiling.limit})"
+        )
+    if search.stages:
         out.append(
             "time per stage: "
-            + ", ".join(f"{s['stage']} {s['seconds']:.0f} s ({s['trials']} trials)" for s in stages)
+            + ", ".join(f"{s.stage} {s.seconds:.0f} s ({s.trials} trials)" for s in search.stages)
         )
     if rec.incomplete:
         out.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from dltune.errors import UsageError
@@ -35,9 +35,6 @@ class MeasureSettings:
     """Where batches go: 'auto' (cuda when present), 'cuda', 'cuda:1' or 'none' (stay on the host)."""
     warmup_batches: int | None = None
     """Batches skipped before the window; None means the ones buffered at start-up (workers x prefetch_factor)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MeasureSettings:

@@ -1,4 +1,4 @@
-"""Plain-text description of a dataset file and one batch (pure)."""
+"""Plain-text description of a dataset file and one batch (what `dltune inspect` prints)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
-from dltune.engine.config import LoaderConfig
 from dltune.engine.dataset_file import DatasetSpec
 from dltune.engine.transfer import batch_len, batch_nbytes
+from dltune.model.loader import LoaderConfig
 from dltune.units import human_bytes
 
 

@@ -1,0 +1,84 @@
+"""The typed, torch-free data model: what dltune measures, decides and saves.
+
+Every seam carries these objects: the machine (``HardwareFacts``), a configuration
+(``LoaderConfig``), measurement settings and the sweep space, the preflight, trials and runs, how the
+search went (``Search``, ``Tuning``), a baseline and a recommendation. ``dltune.store`` is the one
+place that turns them into JSON and back (with the schema version of each file kind).
+Nothing here imports torch: recommend, regress, report and store work on saved results anywhere.
+"""
+
+from dltune.model.baseline import Baseline, BaselineEntry
+from dltune.model.hardware import CpuFacts, GpuFacts, H2DRate, HardwareFacts, MemoryFacts
+from dltune.model.loader import LoaderConfig
+from dltune.model.preflight import Preflight
+from dltune.model.recommendation import (
+    Bottleneck,
+    ConfigStat,
+    Constraints,
+    PredictionRow,
+    Recommendation,
+    ScalingPoint,
+)
+from dltune.model.results import (
+    FAILED,
+    KILLED,
+    MEMORY,
+    OK,
+    RACE,
+    REFERENCE_CORES,
+    REFERENCE_DEFAULTS,
+    REJECTED,
+    SHM,
+    SWEEP,
+    TIMEOUT,
+    Metrics,
+    Raw,
+    RunResult,
+    TrialResult,
+)
+from dltune.model.settings import MeasureSettings
+from dltune.model.space import Pruned, SweepSpace
+from dltune.model.trace import CeilingRecord, Prediction, RaceRecord, Search, Stage, StageCosts, Tuning
+
+__all__ = [
+    "FAILED",
+    "KILLED",
+    "MEMORY",
+    "OK",
+    "RACE",
+    "REFERENCE_CORES",
+    "REFERENCE_DEFAULTS",
+    "REJECTED",
+    "SHM",
+    "SWEEP",
+    "TIMEOUT",
+    "Baseline",
+    "BaselineEntry",
+    "Bottleneck",
+    "CeilingRecord",
+    "ConfigStat",
+    "Constraints",
+    "CpuFacts",
+    "GpuFacts",
+    "H2DRate",
+    "HardwareFacts",
+    "LoaderConfig",
+    "MeasureSettings",
+    "MemoryFacts",
+    "Metrics",
+    "Prediction",
+    "PredictionRow",
+    "Preflight",
+    "Pruned",
+    "RaceRecord",
+    "Raw",
+    "Recommendation",
+    "RunResult",
+    "ScalingPoint",
+    "Search",
+    "Stage",
+    "StageCosts",
+    "SweepSpace",
+    "TrialResult",
+    "Tuning",
+]

@@ -1,0 +1,26 @@
+"""What the preflight learnt about the dataset before any trial: its size, cost per sample, bytes.
+
+Filled in by ``dltune.bench.trial.preflight_job`` (in a watched child); planning, tuning and the
+recommendation read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preflight:
+    length: int | None = None
+    """len(dataset); None for an IterableDataset without __len__."""
+    iterable: bool = False
+    from_file: tuple[str, ...] = ()
+    """Objects the dataset file defines besides the dataset (collate_fn, sampler, batch_sampler...)."""
+    load_s: float = 0.0
+    """Seconds to import the file and build the dataset."""
+    sample_s: float = 0.0
+    """Seconds of __getitem__ (or __iter__) per sample, in one process."""
+    collate_s_per_sample: float = 0.0
+    bytes_per_sample: float | None = None
+    """Bytes of a collated batch per sample (what crosses processes and /dev/shm)."""
+    probe_samples: int = 0
