@@ -31,7 +31,6 @@ from dltune.bench.space import load_space
 from dltune.bench.tune import run_tune
 from dltune.engine.dataset_file import load_dataset
 from dltune.hardware.facts import probe
-from dltune.model.loader import LoaderConfig
 from dltune.recommend import recommend
 
 warnings.filterwarnings("ignore")
@@ -106,12 +105,12 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
             t1 = time.perf_counter()
             run, _ = run_tune(str(path), space, settings, hw, out_root=Path(tmp))
             tune_s.append(time.perf_counter() - t1)
-        cfg = LoaderConfig.from_dict(recommend(run).chosen.config)
+        cfg = recommend(run).chosen.config
         tuned.append((cfg.num_workers, cfg.prefetch_factor or 2))
         stages.append(
             " ".join(
-                f"{s['stage']}:{s['seconds']:.0f}s/{s['trials']}"
-                for s in (run.search or {}).get("stages", [])
+                f"{s.stage}:{s.seconds:.0f}s/{s.trials}"
+                for s in (run.search.stages if run.search else ())
             )
         )
     top = sorted(grid, key=lambda c: -grid[c])[:3]

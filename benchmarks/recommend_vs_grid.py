@@ -45,7 +45,7 @@ def main() -> None:
         ok = sorted(run.ok_trials(), key=lambda t: -t.metrics.samples_per_s)  # type: ignore[union-attr]
         configs = {
             "recommended": rec.chosen.config,
-            "grid best": LoaderConfig.from_dict(ok[0].config),
+            "grid best": ok[0].config,
             "defaults": LoaderConfig(batch_size=BATCH[name]),
             "cores rule": LoaderConfig(batch_size=BATCH[name], num_workers=cores, prefetch_factor=2),
         }
