@@ -6,6 +6,7 @@ render. Progress goes out through ``on_progress(done, total)``; nothing here pri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -34,6 +35,21 @@ def _quiet(done: int, total: int) -> None:
     return None
 
 
+def check_options(rounds: int | None, threshold: float | None, alpha: float) -> None:
+    """Raise UsageError naming the flag when a statistics option is out of range (before measuring)."""
+    if not (math.isfinite(alpha) and 0 < alpha < 1):
+        raise UsageError(f"--alpha {alpha!r} is not a probability between 0 and 1", "use e.g. --alpha 0.05")
+    if threshold is not None and not (math.isfinite(threshold) and 0 < threshold < 1):
+        raise UsageError(
+            f"--threshold {threshold!r} is not a share between 0 and 1",
+            "use e.g. --threshold 0.05 (a 5% drop)",
+        )
+    if rounds is not None and rounds < 2:
+        raise UsageError(
+            f"--rounds {rounds} is too few to test anything", "use --rounds 2 or more (8 by default)"
+        )
+
+
 def ci_configs(config: str, hw: HardwareFacts) -> tuple[list[LoaderConfig], MeasureSettings]:
     """The configurations and settings a check measures (configs/ci.toml by default)."""
     space, settings = load_space(config)
@@ -45,6 +61,7 @@ def make_baseline(
     target: str, config: str, hw: HardwareFacts, rounds: int | None = None, on_progress: Progress = _quiet
 ) -> Baseline:
     """Measure the CI configurations ``rounds`` times each (separate trials, interleaved)."""
+    check_options(rounds, None, 0.05)
     configs, settings = ci_configs(config, hw)
     samples = repeat(target, configs, settings, rounds or settings.repeats, on_progress)
     return Baseline(
@@ -70,6 +87,7 @@ def against_baseline(
     on_progress: Progress = _quiet,
 ) -> CheckResult:
     """Measure the working tree now and compare with stored figures (unpaired: other time, maybe other runner)."""
+    check_options(rounds, threshold, alpha)
     notes = baseline.mismatches(hw)
     if notes and strict:
         raise UsageError(
@@ -99,6 +117,7 @@ def against_ref(
     on_progress: Progress = _quiet,
 ) -> CheckResult:
     """Measure the dataset at git ``ref`` and in the working tree side by side (ABBA rounds, paired)."""
+    check_options(rounds, threshold, alpha)
     configs, settings = ci_configs(config, hw)
     n = rounds or settings.repeats
     with checkout_at(target, ref) as base_target:

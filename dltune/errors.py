@@ -53,6 +53,16 @@ class ResultsFileError(UsageError):
     """A results or baseline file that is missing, corrupt, or not dltune's."""
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (a cancelled CI job, a closed terminal): the stack unwinds, cleaning up
+    as for Ctrl-C, and dltune exits with 128 + the signal. A BaseException, so that no ``except
+    Exception`` swallows it on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
 class BenchmarkError(DltuneError):
     """Measuring could not be done at all (not a single failed trial: those are results)."""
 

@@ -20,7 +20,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if "DLTUNE_DATA_DIR" not in os.environ:
         import tempfile
 
-        os.environ["DLTUNE_DATA_DIR"] = tempfile.mkdtemp(prefix="dltune-test-data-")
+        os.environ["DLTUNE_DATA_DIR"] = _MADE["data"] = tempfile.mkdtemp(prefix="dltune-test-data-")
+
+
+_MADE: dict[str, str] = {}
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The suite leaves nothing in the temporary directory: remove the example data it generated."""
+    import shutil
+
+    if "data" in _MADE:
+        shutil.rmtree(_MADE.pop("data"), ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -72,12 +72,27 @@ def repeat(
     return out
 
 
+GIT_TIMEOUT_S = 120
+
+
 def _git(args: list[str], cwd: Path) -> str:
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise UsageError(
             "--against needs git, and git is not installed", "install git, or use --baseline"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise BenchmarkError(
+            f"git {args[0]} did not finish within {GIT_TIMEOUT_S} s",
+            "check the repository is not locked by another git process, or use --baseline",
         ) from None
     if proc.returncode != 0:
         raise UsageError(
@@ -96,14 +111,44 @@ def checkout_at(target: str, ref: str) -> Iterator[str]:
         raise UsageError(f"--against needs a dataset file path; {source} is not a file")
     top = Path(_git(["rev-parse", "--show-toplevel"], path.parent))
     rel = path.relative_to(top)
+    commit = resolve_ref(ref, top)
     tmp = Path(tempfile.mkdtemp(prefix="dltune-against-"))
     worktree = tmp / "base"
-    _git(["worktree", "add", "--detach", str(worktree), ref], top)
+    try:
+        _git(["worktree", "add", "--detach", "--", str(worktree), commit], top)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         old = worktree / rel
         if not old.is_file():
             raise UsageError(f"{rel} does not exist at {ref}", "pick a ref where the dataset file exists")
         yield f"{old}:{attr}" if attr != "dataset" else str(old)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=top, capture_output=True)
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", "--", str(worktree)],
+                cwd=top,
+                capture_output=True,
+                timeout=GIT_TIMEOUT_S,
+            )
         shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(
+            subprocess.SubprocessError, OSError
+        ):  # forget a worktree whose folder is gone
+            subprocess.run(["git", "worktree", "prune"], cwd=top, capture_output=True, timeout=GIT_TIMEOUT_S)
+
+
+def resolve_ref(ref: str, top: Path) -> str:
+    """The commit ``ref`` names, resolved so that git never reads it as an option (``--against=--lock``)."""
+    if not ref or ref.startswith("-") or any(c.isspace() or ord(c) < 32 for c in ref):
+        raise UsageError(
+            f"--against {ref!r} is not a git ref", "use a branch, tag or commit, e.g. origin/main"
+        )
+    try:
+        return _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], top)
+    except UsageError:
+        raise UsageError(
+            f"--against {ref!r} names no commit in {top}",
+            "check the ref exists (git fetch it first in CI: actions/checkout with fetch-depth: 0)",
+        ) from None

@@ -19,9 +19,12 @@ guard would run their program again.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import importlib
 import multiprocessing as mp
+import os
+import signal
 import sys
 import time
 import traceback
@@ -58,8 +61,25 @@ def _reap_workers(wait_s: float = 5.0) -> None:
                 p.kill()
 
 
+def _detach() -> None:
+    """Lead a process group of our own, which the DataLoader workers join, so that the parent can kill
+    every process of a trial at once, even workers busy in user code after this process died (kernel
+    OOM kill, segfault); and die with the parent, however it ends (Linux: PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before the line above: do not outlive it
+            os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def _serve(conn: Any) -> None:
     """The child's loop: run each ``(job, payload)`` received, answer, until ``None`` or a closed pipe."""
+    _detach()
     while True:
         try:
             message = conn.recv()
@@ -131,6 +151,7 @@ def _rss(family: list[psutil.Process]) -> int:
 
 
 def kill_tree(proc: psutil.Process) -> None:
+    """Kill a trial process, its descendants and its process group (workers it may have lost)."""
     try:
         family = proc.children(recursive=True) + [proc]
     except psutil.Error:
@@ -138,7 +159,15 @@ def kill_tree(proc: psutil.Process) -> None:
     for p in family:
         with contextlib.suppress(psutil.Error):
             p.kill()
+    kill_group(proc.pid)
     psutil.wait_procs(family, timeout=5)
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL what is left of the process group a trial process led (nothing, usually)."""
+    if pgid != os.getpgid(0):  # never our own group
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 class WatchedProcess:
@@ -218,7 +247,7 @@ class WatchedProcess:
                     break
         except (EOFError, BrokenPipeError, ConnectionResetError):
             result = None  # the child died while we talked to it; its exit code says how
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, SIGTERM (Terminated), anything: the trial must not outlive us
             kill_tree(watched)
             self.close()
             raise
@@ -244,6 +273,7 @@ class WatchedProcess:
             with contextlib.suppress(psutil.Error):
                 kill_tree(psutil.Process(proc.pid))
             proc.join(5)
+        kill_group(proc.pid)  # workers that outlived a child killed by the kernel
         with contextlib.suppress(OSError):
             conn.close()
 

@@ -89,6 +89,40 @@ class ProcessSampler:
         return main, max(0.0, workers)
 
 
+Counter = Callable[[Any, int], int]
+
+
+def guess_count(batch: Any, k: int) -> int:
+    return batch_len(batch)
+
+
+def sample_counter(loader: Any, batch_size: int | None, drop_last: bool, iterable: bool) -> Counter:
+    """How many samples the k-th batch of an epoch holds, from the sampler where it decides.
+
+    With DataLoader's own batching over a map-style dataset, every batch holds ``batch_size`` indices
+    of the sampler but the last of an epoch, which holds the rest: exact, whatever the batch looks
+    like (a list-collated batch of 3-channel images is 8 samples, not 3). Otherwise (a batch sampler,
+    an IterableDataset) the batch is read: a list of ``batch_size`` items is that many samples, else
+    the leading dimension of its first tensor."""
+    sampler = getattr(loader, "sampler", None)
+    own_batching = batch_size and getattr(loader, "batch_size", None) == batch_size
+    if not iterable and own_batching and sampler is not None and hasattr(sampler, "__len__"):
+        full, rest = divmod(len(sampler), batch_size or 1)
+        size = batch_size or 1
+
+        def exact(batch: Any, k: int) -> int:
+            return size if k <= full else (0 if drop_last else rest)
+
+        return exact
+
+    def read(batch: Any, k: int) -> int:
+        if batch_size and isinstance(batch, list | tuple) and len(batch) == batch_size:
+            return batch_size
+        return batch_len(batch)
+
+    return read
+
+
 def measure_loader(
     loader: Iterable[Any],
     settings: MeasureSettings,
@@ -99,6 +133,7 @@ def measure_loader(
     cpu: ProcessSampler | None = None,
     to_device: Callable[[Any], None] | None = None,
     cycle: int = 1,
+    count: Counter | None = None,
 ) -> Window:
     """Iterate ``loader`` for as many epochs as needed and time the steady-state window.
 
@@ -109,7 +144,9 @@ def measure_loader(
     starts and ends on a round boundary, holds at least ``segments`` rounds, and each segment of its
     interval spans whole rounds. Past its minimums the window grows until the interval's relative
     half-width is at most ``settings.precision`` (or ``max_seconds``).
+    ``count(batch, k)``: the samples in the k-th batch (1-based) of its epoch (``sample_counter``).
     """
+    count = count or guess_count
     rnd = max(1, cycle)
     need = max(settings.min_batches, settings.segments * rnd)
     running = RunningWindow()
@@ -137,6 +174,12 @@ def measure_loader(
                 raise ValueError(
                     "the loader yielded no batch: the dataset (or the sampler) is empty"
                 ) from None
+            if in_epoch == 0:  # an iterator that is used up after one pass would spin here forever
+                raise ValueError(
+                    f"epoch {w.epochs + 1} yielded no batch after {seen} batches in earlier epochs: the "
+                    "dataset can be iterated only once (an IterableDataset whose __iter__ returns a used-up "
+                    "iterator or generator); make __iter__ start a new pass each time it is called"
+                ) from None
             w.epochs += 1
             epoch_len = epoch_len or in_epoch
             in_epoch = 0
@@ -156,7 +199,7 @@ def measure_loader(
         if timing:
             w.wait_s.append(t1 - last)  # includes an epoch restart (worker start-up) when one happened
             w.interval_s.append(t2 - last)
-            w.samples.append(batch_len(batch))
+            w.samples.append(count(batch, in_epoch))
             w.bytes.append(batch_nbytes(batch))
             if to_device is not None:
                 w.h2d_s.append(h2d)

@@ -20,6 +20,7 @@ from dltune.bench.events import Event
 from dltune.bench.recorder import Recorder, TrialRunner
 from dltune.bench.space import Planned, expand
 from dltune.bench.trial import PREFLIGHT_JOB, memory_budget, run_trial
+from dltune.engine.dataset_file import fingerprint
 from dltune.errors import BenchmarkError, DatasetFileError
 from dltune.hardware.facts import software_versions
 from dltune.model import (
@@ -33,7 +34,7 @@ from dltune.model import (
     Search,
     SweepSpace,
 )
-from dltune.store import SchemaError, from_json, new_run_dir, save_run
+from dltune.store import SchemaError, from_json, locked, new_run_dir, save_run
 
 MAX_STEPS = 6
 """Worker counts a sweep may add past its edge (and between its points)."""
@@ -91,6 +92,7 @@ def new_run(
         settings=settings,
         space=space,
         preflight=pre,
+        fingerprint=fingerprint(target),
     )
 
 
@@ -138,11 +140,43 @@ def run_bench(
     then extend the worker axis when the best sits on its edge, and settle the close candidates side by
     side (``confirm``; see dltune.bench.confirm)."""
     if resume is not None and resume_dir is not None:
-        run, folder, planned, pruned = _planned(resume, resume_dir, hardware, space)
-    else:
-        run, folder, planned, pruned = preflight_and_plan(
-            target, space, settings, hardware, out_root=out_root, name=name
+        with locked(resume_dir):  # held from the first write: a second dltune resuming it is refused
+            run, folder, planned, pruned = _planned(resume, resume_dir, hardware, space)
+            return _sweep(
+                target,
+                run,
+                folder,
+                planned,
+                pruned,
+                space,
+                settings,
+                hardware,
+                on_event,
+                trial_runner,
+                confirm,
+            )
+    run, folder, planned, pruned = preflight_and_plan(
+        target, space, settings, hardware, out_root=out_root, name=name
+    )
+    with locked(folder):
+        return _sweep(
+            target, run, folder, planned, pruned, space, settings, hardware, on_event, trial_runner, confirm
         )
+
+
+def _sweep(
+    target: str,
+    run: RunResult,
+    folder: Path,
+    planned: list[Planned],
+    pruned: list[Pruned],
+    space: SweepSpace,
+    settings: MeasureSettings,
+    hardware: HardwareFacts,
+    on_event: Callable[[Event], None],
+    trial_runner: TrialRunner,
+    confirm: bool,
+) -> tuple[RunResult, Path]:
     on_event(
         Event("planned", run, total=len(planned) * settings.repeats, pruned=tuple(pruned), folder=folder)
     )

@@ -6,6 +6,7 @@ overrides on top. ``expand`` turns it into configurations and lists what it drop
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import tomllib
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from typing import Any
 from dltune.engine.config import validate
 from dltune.errors import ConfigError, DltuneError, UsageError
 from dltune.model.hardware import HardwareFacts
-from dltune.model.loader import LoaderConfig
+from dltune.model.loader import LoaderConfig, refuse_code_refs
 from dltune.model.preflight import Preflight
 from dltune.model.results import REFERENCE_CORES, REFERENCE_DEFAULTS, SWEEP
 from dltune.model.settings import MeasureSettings
@@ -57,19 +58,30 @@ def find_config(name: str) -> Path:
     return candidate
 
 
+TABLES = ("space", "measure")
+"""The tables a config file may hold; anything else (a typo such as [mesure]) is an error, not ignored."""
+
+
 def available() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
 
 
+LOWEST = {"workers": 0, "batch_size": 1, "prefetch_factor": 1, "max_workers": 0}
+
+
 def _tuple(value: Any, key: str, kind: type) -> tuple[Any, ...]:
     values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ConfigError(f"space.{key}", "is an empty list", "list at least one value, or remove the key")
     for v in values:
         if not (v is None and kind is str) and (
             not isinstance(v, kind) or (kind is int and isinstance(v, bool))
         ):
-            raise ConfigError(
-                f"space.{key}", f"{v!r} is not {'an integer' if kind is int else kind.__name__}"
-            )
+            want = {int: "an integer", bool: "true or false", str: "a name (string)"}.get(kind, kind.__name__)
+            raise ConfigError(f"space.{key}", f"{v!r} is not {want}")
+        lowest = LOWEST.get(key, 0)
+        if isinstance(v, int) and not isinstance(v, bool) and v < lowest:
+            raise ConfigError(f"space.{key}", f"{v!r} is below {lowest}")
     return tuple(values)
 
 
@@ -96,19 +108,23 @@ def space_from_dict(d: dict[str, Any]) -> SweepSpace:
         if k in d:
             kw[k] = _tuple(d[k], k, kind)
     if "start_method" in d:
-        kw["start_method"] = tuple(
-            None if v in ("default", "") else v for v in _tuple(d["start_method"], "start_method", str)
-        )
+        methods = _tuple(d["start_method"], "start_method", str)
+        for m in methods:
+            if m not in (None, "", "default", "fork", "forkserver", "spawn"):
+                raise ConfigError("space.start_method", f"{m!r} is not fork, forkserver, spawn or default")
+        kw["start_method"] = tuple(None if v in ("default", "") else v for v in methods)
     if "pin_memory" in d:
         pin = d["pin_memory"]
         if pin not in ("auto", "on", "off", "both"):
             raise ConfigError("space.pin_memory", f"{pin!r} is not auto, on, off or both")
         kw["pin_memory"] = pin
     if "loader" in d:
-        LoaderConfig.from_dict(d["loader"])  # fail early on a bad field
+        refuse_code_refs(LoaderConfig.from_dict(d["loader"]), "[space.loader]")  # fail early, and run no code
         kw["base"] = dict(d["loader"])
     if "references" in d:
-        kw["references"] = bool(d["references"])
+        if not isinstance(d["references"], bool):
+            raise ConfigError("space.references", f"{d['references']!r} is not true or false")
+        kw["references"] = d["references"]
     if "max_workers" in d:
         (kw["max_workers"],) = _tuple(d["max_workers"], "max_workers", int)
     return SweepSpace(**kw)
@@ -120,11 +136,21 @@ def load_space(name: str = "default") -> tuple[SweepSpace, MeasureSettings]:
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}", "fix the TOML syntax at that line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read config {path}: {exc}", "check the path and its permissions") from None
+    for table, value in doc.items():
+        if table not in TABLES or not isinstance(value, dict):
+            close = difflib.get_close_matches(table, TABLES, n=1)
+            raise UsageError(
+                f"{path}: [{table}] is not a table dltune reads",
+                f"did you mean [{close[0]}]?" if close else f"use [{'], ['.join(TABLES)}]",
+            )
     try:
         space = space_from_dict(doc.get("space", {}))
         settings = MeasureSettings.from_dict(doc.get("measure", {}))
     except DltuneError as exc:
-        raise UsageError(f"{path}: {exc.message}", exc.hint) from None
+        hint = exc.hint or f"compare with {CONFIG_DIR / 'default.toml'}: every key, with its type and range"
+        raise UsageError(f"{path}: {exc.message}", hint) from None
     return space, settings
 
 

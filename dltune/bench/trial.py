@@ -23,7 +23,7 @@ from typing import Any
 
 from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
-from dltune.bench.measure import ProcessSampler, measure_loader
+from dltune.bench.measure import ProcessSampler, measure_loader, sample_counter
 from dltune.model import OK, SWEEP, LoaderConfig, MeasureSettings, TrialResult
 from dltune.units import human_bytes
 
@@ -106,6 +106,7 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
             cpu=ProcessSampler(),
             to_device=_device_copier(settings, cfg),
             cycle=cfg.num_workers,
+            count=sample_counter(loader, cfg.batch_size, cfg.drop_last, spec.is_iterable),
         )
     except Exception as exc:
         shm = payload.get("shm_needed")
@@ -147,7 +148,8 @@ def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
                     break
         else:
             n = min(payload.get("samples", 16), length or 0)
-            samples = [ds[i] for i in range(n)]
+            for i in range(n):  # appended one by one: a sample that raises is named by its index
+                samples.append(ds[i])
     except Exception as exc:
         tail = "".join(traceback.format_exception(exc)[-3:]).rstrip()
         return {

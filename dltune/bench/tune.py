@@ -53,6 +53,7 @@ from dltune.model import (
     Tuning,
 )
 from dltune.race import geo_mean
+from dltune.store import locked
 from dltune.tune_model import StageCosts, bound, predict, promising_workers
 
 SMALL_GRID = 6
@@ -128,7 +129,8 @@ def run_tune(
         )
         rec = Recorder(target, run, folder, trial_runner or shared, on_event, hardware.memory.shm_free)
         on_event(Event("planned", run, total=0, pruned=tuple(pruned), folder=folder))
-        return Tuner(rec, space, planned, settings, hardware, max_rounds).tune()
+        with locked(folder):
+            return Tuner(rec, space, planned, settings, hardware, max_rounds).tune()
 
 
 @dataclasses.dataclass

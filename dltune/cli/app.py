@@ -1,16 +1,26 @@
 """The typer application: dltune's errors are caught here, once, and turned into a message and an exit code.
 
-Usage errors (unknown flag, missing argument) are typer's own: it prints them and exits with 2.
+Usage errors (unknown flag, missing argument) are typer's own: it prints them and exits with 2. Any
+other exception is a failure to run (exit 3): one line, and the traceback in a log file. SIGTERM and
+SIGHUP (a cancelled CI job, a closed terminal) unwind like Ctrl-C, so every trial process, worktree
+and temporary folder is cleaned up on the way out.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from dltune.cli.console import err
-from dltune.errors import DltuneError
+from dltune.errors import EXIT_FAILURE, DltuneError, Terminated
 from dltune.version import __version__
 
 app = typer.Typer(
@@ -42,15 +52,51 @@ def _register() -> None:
     from dltune.cli import bench_cmd, check_cmd, inspect_cmd, probe_cmd, recommend_cmd, tune_cmd  # noqa: F401
 
 
+def _terminate(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not interrupt the clean-up
+    raise Terminated(signum)
+
+
+def crash_log(exc: BaseException) -> Path | None:
+    """Write the traceback of an unexpected exception to a log file; None when nothing is writable."""
+    text = "".join(traceback.format_exception(exc))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for folder in (Path(".dltune") / "logs", Path(tempfile.gettempdir())):
+        path = folder / f"dltune-crash-{stamp}-{os.getpid()}.log"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"dltune {__version__}: {' '.join(sys.argv)}\n{text}")
+            return path
+        except OSError:
+            continue
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     _register()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
     try:
         app(args=argv)
     except DltuneError as exc:
-        err.print(f"[bold red]Error:[/] {exc.message}", highlight=False, markup=True)
+        err.print(Text.assemble(("Error: ", "bold red"), exc.message), soft_wrap=True)
         if exc.hint:
-            err.print("[yellow]Hint:[/] " + exc.hint.replace("[", r"\["), highlight=False)
+            err.print(Text.assemble(("Hint: ", "yellow"), exc.hint), soft_wrap=True)
         sys.exit(exc.exit_code)
+    except Terminated as exc:
+        err.print(f"Stopped by {signal.Signals(exc.signum).name}; finished trials are saved.")
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
         err.print("Interrupted.")
         sys.exit(130)
+    except Exception as exc:  # a bug or an unforeseen failure: never a raw traceback, never exit 1
+        log = crash_log(exc)
+        where = f"the traceback is in {log}" if log else "no log could be written"
+        err.print(
+            Text.assemble(
+                ("Error: ", "bold red"),
+                f"dltune could not run: {type(exc).__name__}: {exc}"[:500],
+                f" ({where}; please report it with that file)",
+            )
+        )
+        sys.exit(EXIT_FAILURE)

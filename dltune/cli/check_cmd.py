@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 
 from dltune.check import against_baseline, against_ref, make_baseline
 from dltune.cli.app import app
 from dltune.cli.console import err, out
-from dltune.errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, UsageError
+from dltune.errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, BenchmarkError, UsageError
 from dltune.hardware.facts import probe
 from dltune.regress import INCONCLUSIVE, REGRESSION
 from dltune.report import check as render
@@ -77,7 +78,7 @@ def check(
         )
     hw = probe(h2d=False)
     with _progress() as prog:
-        task = prog.add_task(f"ABBA: {against} vs working tree" if against else "measuring current")
+        task = prog.add_task(escape(f"ABBA: {against} vs working tree") if against else "measuring current")
 
         def tick(done: int, total: int) -> None:
             prog.update(task, completed=done, total=total)
@@ -100,18 +101,30 @@ def check(
                 alpha=alpha,
                 on_progress=tick,
             )
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a") as f:
-            f.write(render.markdown(result))
-    if junit is not None:
-        write_atomic(junit, render.junit(result))
     if as_json:
         print(render.as_json(result))
     elif as_markdown:
         print(render.markdown(result))
     else:
         out.print(render.terminal(result))
+    # the verdict is printed first: a file that cannot be written costs that file, never the result
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:  # the CI's page, not an output the user asked for: a warning when it cannot be written
+        try:
+            with open(summary, "a") as f:
+                f.write(render.markdown(result))
+        except OSError as exc:
+            err.print(f"Warning: could not append to $GITHUB_STEP_SUMMARY ({summary}): {exc.strerror or exc}")
+    if junit is not None:
+        try:
+            write_atomic(junit, render.junit(result))
+        except OSError as exc:
+            if result.verdict != REGRESSION:  # a regression's exit 1 says more than a lost file
+                raise BenchmarkError(
+                    f"could not write --junit {junit}: {exc.strerror or exc}",
+                    "check the folder exists and is writable",
+                ) from None
+            err.print(f"Warning: could not write --junit {junit}: {exc.strerror or exc}")
     if result.verdict == REGRESSION:
         raise typer.Exit(EXIT_REGRESSION)
     if result.verdict == INCONCLUSIVE and strict:

@@ -19,10 +19,11 @@ from dltune.bench.tune import run_tune
 from dltune.cli.console import err
 from dltune.cli.options import bool_list, byte_size, int_list
 from dltune.cli.progress import SweepProgress
-from dltune.errors import UsageError
+from dltune.engine.dataset_file import fingerprint, same_target
+from dltune.errors import ConfigError, Terminated, UsageError
 from dltune.hardware.facts import probe
 from dltune.model import MeasureSettings, RunResult, SweepSpace
-from dltune.store import DEFAULT_ROOT, load_run
+from dltune.store import DEFAULT_ROOT, RUN_FILE, load_run, runnable
 
 
 def resolve_space(
@@ -42,14 +43,18 @@ def resolve_space(
 ) -> tuple[SweepSpace, MeasureSettings]:
     """The config file's space and settings, with the command-line flags on top."""
     space, settings = load_space(config)
-    methods = tuple(None if m == "default" else m for m in start_method.split(",")) if start_method else None
+    methods = start_methods(start_method)
     if pin_memory is not None and pin_memory not in ("auto", "on", "off", "both"):
-        raise UsageError(f"--pin-memory {pin_memory!r} is not auto, on, off or both")
+        raise UsageError(
+            f"--pin-memory {pin_memory!r} is not auto, on, off or both", "e.g. --pin-memory both"
+        )
+    if max_workers is not None and max_workers < 0:
+        raise UsageError(f"--max-workers {max_workers} is negative", "use 0 (main process only) or more")
     space = with_overrides(
         space,
         workers=int_list(workers, "--workers"),
-        batch_size=int_list(batch_size, "--batch-size"),
-        prefetch_factor=int_list(prefetch, "--prefetch"),
+        batch_size=int_list(batch_size, "--batch-size", lowest=1),
+        prefetch_factor=int_list(prefetch, "--prefetch", lowest=1),
         pin_memory=pin_memory,
         persistent_workers=bool_list(persistent, "--persistent"),
         start_method=methods,
@@ -61,7 +66,41 @@ def resolve_space(
         "timeout_s": timeout,
         "memory_limit": byte_size(max_memory, "--max-memory"),
     }
-    return space, dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
+    settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
+    try:
+        return space, settings.checked()
+    except ConfigError as exc:  # name the flag the value came from
+        flag = FLAGS.get(exc.field.removeprefix("measure."))
+        if flag is None or changes.get(exc.field.removeprefix("measure.")) is None:
+            raise
+        raise UsageError(
+            f"{flag} {exc.message.partition(': ')[2]}", f"see dltune --help for {flag}"
+        ) from None
+
+
+FLAGS = {
+    "step_ms": "--step-ms",
+    "repeats": "--repeats",
+    "timeout_s": "--timeout",
+    "memory_limit": "--max-memory",
+}
+START_METHODS = ("fork", "forkserver", "spawn")
+
+
+def start_methods(text: str | None) -> tuple[str | None, ...] | None:
+    """``--start-method fork,spawn`` -> ('fork', 'spawn'); 'default' is the platform's own."""
+    if text is None:
+        return None
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    for m in names:
+        if m not in (*START_METHODS, "default"):
+            raise UsageError(
+                f"--start-method {m!r} is not a start method",
+                f"use {', '.join(START_METHODS)} or default (comma-separated)",
+            )
+    if not names:
+        raise UsageError("--start-method is empty", "e.g. --start-method fork,spawn")
+    return tuple(None if m == "default" else m for m in names)
 
 
 def live(
@@ -72,12 +111,15 @@ def live(
     try:
         with progress:
             return work(progress.update)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         if progress.folder is not None:
             err.print(
                 f"Interrupted: {progress.finished} finished trials are saved in {progress.folder}.\n"
-                f"Continue with: dltune bench {dataset} --resume {progress.folder}"
+                f"Continue with: dltune bench {dataset} --resume {progress.folder}",
+                markup=False,
             )
+        if isinstance(exc, Terminated):
+            raise
         raise typer.Exit(130) from None
 
 
@@ -92,11 +134,29 @@ def do_bench(
 ) -> tuple[RunResult, Path]:
     """Resolve the space and settings (config file, then flags), probe, sweep with a live view."""
     if resume is not None:
-        prior = load_run(resume)
+        if resume.is_file() and resume.name == RUN_FILE:  # the run.json rather than its folder
+            resume = resume.parent
+        prior = runnable(load_run(resume), str(resume))
         space, settings, hw = resume_inputs(prior)
-        if prior.target != dataset:
+        if not same_target(prior.target, dataset):
             raise UsageError(
                 f"{resume} is a run of {prior.target}, not {dataset}", "pass the same dataset file"
+            )
+        ignored = [flag for flag, value in overrides.items() if value is not None] + (
+            ["--config"] if config != "default" else []
+        )
+        if ignored:
+            err.print(
+                "Note: --resume continues the run as it was planned; ignored: "
+                + ", ".join(sorted(f if f.startswith("--") else "--" + f.replace("_", "-") for f in ignored)),
+                markup=False,
+            )
+        now = fingerprint(dataset)
+        if prior.fingerprint and now != prior.fingerprint:
+            raise UsageError(
+                f"{dataset} changed since the run in {resume} started: resuming would mix measurements "
+                "of two versions of the pipeline",
+                "start a new run (drop --resume), or restore the file as it was",
             )
     else:
         prior = None

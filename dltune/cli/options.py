@@ -6,7 +6,7 @@ from dltune.errors import UsageError
 from dltune.units import parse_bytes
 
 
-def int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
+def int_list(text: str | None, flag: str, lowest: int = 0) -> tuple[int, ...] | None:
     if text is None:
         return None
     try:
@@ -15,8 +15,10 @@ def int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
         raise UsageError(
             f"{flag} {text!r} is not a comma-separated list of integers", f"e.g. {flag} 0,2,4,8"
         ) from None
-    if not values or any(v < 0 for v in values):
-        raise UsageError(f"{flag} {text!r} needs non-negative integers", f"e.g. {flag} 0,2,4,8")
+    if not values or any(v < lowest for v in values):
+        raise UsageError(
+            f"{flag} {text!r} needs integers >= {lowest}", f"e.g. {flag} {lowest},{lowest + 2},8"
+        )
     return values
 
 
@@ -35,5 +37,5 @@ def byte_size(text: str | None, flag: str) -> int | None:
         return None
     try:
         return parse_bytes(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"{flag} {text!r} is not a size", f"e.g. {flag} 8G or {flag} 512M") from None

@@ -7,7 +7,9 @@ from types import TracebackType
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from dltune.bench.runner import Event
 from dltune.report.tables import pruned_lines, trials_panel
@@ -23,7 +25,7 @@ class SweepProgress:
             TimeElapsedColumn(),
             console=console,
         )
-        self.task = self.progress.add_task(f"bench {label}", total=None)
+        self.task = self.progress.add_task(escape(f"bench {label}"), total=None)
         self.live = Live(self.progress, console=console, refresh_per_second=4, transient=True)
         self.folder: Path | None = None
         self.finished = 0
@@ -48,9 +50,9 @@ class SweepProgress:
                     f"{event.total} trials planned" + (f"; {done} already done" if done else "")
                 )
             for line in lines:
-                self.console.print(f"  [dim]{line}[/]")
+                self.console.print(Text("  " + line, style="dim"))
         elif event.kind == "trial_start" and event.planned is not None:
-            self.progress.update(self.task, description=f"{event.planned.config.key()}")
+            self.progress.update(self.task, description=escape(event.planned.config.key()))
         elif event.kind == "trial_done":
             self.finished = len(event.run.trials)
             self.progress.update(self.task, completed=self.finished)

@@ -11,6 +11,7 @@ from dltune.cli.app import app
 from dltune.cli.console import err, out
 from dltune.cli.measuring import do_bench, do_tune
 from dltune.cli.options import byte_size
+from dltune.errors import UsageError
 from dltune.model import Constraints
 from dltune.recommend import recommend
 from dltune.report import markdown, terminal
@@ -44,6 +45,11 @@ def recommend_cmd(
     ),
 ) -> None:
     """The DataLoader configuration to use and why, from a run (or tune DATASET first); writes .md/.html/.json."""
+    if batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size {batch_size} is not a positive integer", "e.g. --batch-size 64")
+    if max_workers is not None and max_workers < 0:
+        raise UsageError(f"--max-workers {max_workers} is negative", "use 0 (main process only) or more")
+    constraints = Constraints(byte_size(max_memory, "--max-memory"), max_workers, batch_size)
     if dataset is not None:
         # what the user fixed shapes what is measured, not only what is chosen
         limits: dict[str, Any] = {
@@ -56,7 +62,7 @@ def recommend_cmd(
     else:
         folder = run if run is not None else latest_run(out_dir)
     result = load_run(folder)
-    rec = recommend(result, Constraints(byte_size(max_memory, "--max-memory"), max_workers, batch_size))
+    rec = recommend(result, constraints)
     paths = write_reports(rec, folder if folder.is_dir() else folder.parent)
     if as_json:
         print(recommendation_json(rec))

@@ -8,6 +8,7 @@ dataset), and ``worker_init_fn``. A file is imported under its own module name w
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -58,6 +59,21 @@ def split_target(target: str) -> tuple[str, str]:
     return target, "dataset"
 
 
+def fingerprint(target: str) -> str:
+    """sha256 of the dataset file a target names ('' for an importable module name)."""
+    path = Path(split_target(target)[0]).expanduser()
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    except OSError:
+        return ""
+
+
+def same_target(a: str, b: str) -> bool:
+    """Two targets name the same file and attribute (``./ds.py`` and ``ds.py`` are the same)."""
+    (pa, aa), (pb, ab) = split_target(a), split_target(b)
+    return aa == ab and (pa == pb or Path(pa).expanduser().resolve() == Path(pb).expanduser().resolve())
+
+
 def _tail(exc: BaseException, frames: int = 4) -> str:
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return "".join(lines[-frames - 1 :]).rstrip()
@@ -87,6 +103,11 @@ def import_dataset_module(source: str, fresh: bool = False) -> ModuleType:
     if not path.is_file():
         raise DatasetFileError(
             f"dataset file {source} does not exist", "check the path; the file must define `dataset = ...`"
+        )
+    if path.suffix != ".py":
+        raise DatasetFileError(
+            f"dataset file {source} is not a Python file (.py)",
+            "pass the .py file that defines `dataset = ...` (data files are read by that code)",
         )
     name = path.stem
     if not name.isidentifier():

@@ -8,6 +8,7 @@ needs the installed torch (start methods, registered plugins, a CUDA device) is 
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -86,7 +87,11 @@ class LoaderConfig:
             raise UsageError(f"config file {p} does not exist", "check the path") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{p} is not valid TOML: {exc}", "fix the TOML syntax at that line") from None
-        return cls.from_dict(doc.get(table, doc))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"cannot read config file {p}: {exc}", "check the path and its permissions"
+            ) from None
+        return refuse_code_refs(cls.from_dict(doc.get(table, doc)), str(p))
 
     def replace(self, **changes: Any) -> LoaderConfig:
         return replace(self, **changes)
@@ -101,6 +106,16 @@ class LoaderConfig:
     @property
     def pin_memory(self) -> bool:
         return PIN_MEMORY.get(self.pinning, self.pinning != "off")
+
+    def code_refs(self) -> list[str]:
+        """The plugin names that would import a module (``module:attr``), as ``field='name'``."""
+        named = {
+            "sampler": self.sampler,
+            "batch_sampler": self.batch_sampler,
+            "collate": self.collate,
+            "pinning": self.pinning,
+        }
+        return [f"{k}={v!r}" for k, v in named.items() if v and ":" in v]
 
     def key(self) -> str:
         """A short stable identifier, e.g. ``w4-b64-pf2-pin_memory-persist-fork``."""
@@ -237,3 +252,22 @@ def _coerce(key: str, value: Any) -> Any:
             raise bad("a number of seconds")
         return float(value)
     return value
+
+
+TRUST_ENV = "DLTUNE_TRUST_FILES"
+"""Set to 1 to let files (configs, runs, baselines, recommendations) name plugins as ``module:attr``."""
+
+
+def refuse_code_refs(config: LoaderConfig, source: str) -> LoaderConfig:
+    """A file is data: a configuration read from one may name registered plugins (built-ins, entry
+    points) but not ``module:attr``, which would import and run code the file chooses. Return the
+    config, or raise UsageError naming the file and the field (opt in with DLTUNE_TRUST_FILES=1)."""
+    refs = config.code_refs()
+    if refs and os.environ.get(TRUST_ENV) != "1":
+        raise UsageError(
+            f"{source} names code to import ({', '.join(refs)}); dltune runs no code a file names",
+            "register the plugin under its entry-point group (dltune.samplers, dltune.batch_samplers, "
+            "dltune.collate, dltune.pinning) or define it in the dataset file; for a file you wrote "
+            f"and trust, set {TRUST_ENV}=1",
+        )
+    return config

@@ -124,6 +124,9 @@ class RunResult:
     search: Search | None = None
     """How the best was found: timed stages, the worker ceiling and the limit behind it, the
     side-by-side race (candidates, rounds, rates, winner), notes such as a best on the edge."""
+    fingerprint: str = ""
+    """sha256 of the dataset file when the run started ('' for a module target, or a version 1 run):
+    ``--resume`` refuses to mix measurements of two versions of the file."""
 
     def ok_trials(self) -> list[TrialResult]:
         return [t for t in self.trials if t.ok]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from dltune.errors import UsageError
+from dltune.errors import ConfigError
+from dltune.model.codec import SchemaError, from_json
 
 
 @dataclass(frozen=True)
@@ -37,20 +41,50 @@ class MeasureSettings:
     """Batches skipped before the window; None means the ones buffered at start-up (workers x prefetch_factor)."""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MeasureSettings:
-        known = {f.name: f for f in fields(cls)}
+    def from_dict(cls, d: Mapping[str, Any], table: str = "measure") -> MeasureSettings:
+        """From a ``[measure]`` table: every key known, every value of its type and in range."""
+        known = [f.name for f in fields(cls)]
         for k in d:
             if k not in known:
-                raise UsageError(f"[measure] has no setting {k!r}", f"valid settings: {', '.join(known)}")
-        s = cls(**d)
-        if s.min_batches < 1 or s.segments < 1 or s.max_seconds <= 0 or s.timeout_s <= 0 or s.repeats < 1:
-            raise UsageError(
-                "[measure] values must be positive",
-                "check min_batches, segments, max_seconds, timeout_s, repeats",
-            )
-        if not 0 <= s.precision < 1:
-            raise UsageError(
-                f"[measure] precision {s.precision!r} is not a share between 0 and 1",
-                "use e.g. precision = 0.03 (a 95% interval of +-3%), or 0 for fixed-length windows",
-            )
-        return s
+                close = difflib.get_close_matches(k, known, n=1)
+                raise ConfigError(
+                    f"{table}.{k}",
+                    "is not a measurement setting",
+                    f"did you mean {close[0]!r}?" if close else f"valid settings: {', '.join(known)}",
+                )
+        try:
+            settings: MeasureSettings = from_json(cls, dict(d), table)
+        except SchemaError as exc:
+            raise ConfigError(exc.path, exc.problem, "see configs/default.toml for the types") from None
+        return settings.checked(table)
+
+    def checked(self, table: str = "measure") -> MeasureSettings:
+        """Raise ConfigError naming the first value out of range; return self."""
+        for name, ok, want in (
+            ("min_batches", self.min_batches >= 1, "an integer >= 1"),
+            ("segments", self.segments >= 2, "an integer >= 2"),
+            ("min_seconds", _finite(self.min_seconds) and self.min_seconds >= 0, "seconds >= 0"),
+            ("max_seconds", _finite(self.max_seconds) and self.max_seconds > 0, "seconds > 0"),
+            (
+                "precision",
+                _finite(self.precision) and 0 <= self.precision < 1,
+                "a share in [0, 1), e.g. 0.03",
+            ),
+            ("timeout_s", _finite(self.timeout_s) and self.timeout_s > 0, "seconds > 0"),
+            ("step_ms", _finite(self.step_ms) and self.step_ms >= 0, "milliseconds >= 0"),
+            ("repeats", self.repeats >= 1, "an integer >= 1"),
+            (
+                "memory_fraction",
+                _finite(self.memory_fraction) and 0 < self.memory_fraction <= 1,
+                "a share in (0, 1]",
+            ),
+            ("memory_limit", self.memory_limit is None or self.memory_limit > 0, "bytes > 0"),
+            ("warmup_batches", self.warmup_batches is None or self.warmup_batches >= 0, "an integer >= 0"),
+        ):
+            if not ok:
+                raise ConfigError(f"{table}.{name}", f"{getattr(self, name)!r} is not {want}")
+        return self
+
+
+def _finite(x: float) -> bool:
+    return math.isfinite(x)

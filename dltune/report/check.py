@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dltune.regress import INCONCLUSIVE, REGRESSION, SPEEDUP, CheckResult, ConfigVerdict
+from dltune.report import markdown as md
 from dltune.store import to_json
 
 ICON = {"pass": "✅ pass", REGRESSION: "❌ regression", INCONCLUSIVE: "⚠️ inconclusive", SPEEDUP: "🚀 speedup"}
@@ -43,7 +44,7 @@ def terminal(r: CheckResult) -> RenderableType:
         t.add_column(h, justify="left" if i in (0, 6) else "right")
     for v in r.verdicts:
         style = {"regression": "red", "inconclusive": "yellow", "speedup": "cyan"}.get(v.verdict, "green")
-        t.add_row(*_cells(v), f"[{style}]{v.verdict}[/]")
+        t.add_row(*_cells(v), Text(v.verdict, style=style))
     lines = [Text(f"{v.key}: {v.reason}") for v in r.verdicts] + [
         Text(f"note: {n}", style="yellow") for n in r.notes
     ]
@@ -52,15 +53,15 @@ def terminal(r: CheckResult) -> RenderableType:
 
 def markdown(r: CheckResult) -> str:
     out = [
-        f"### {ICON.get(r.verdict, r.verdict)}: {headline(r)}",
+        f"### {ICON.get(r.verdict, r.verdict)}: {md.text(headline(r))}",
         "",
         "| " + " | ".join([*HEADER, "verdict"]) + " |",
         "|" + "---|" * (len(HEADER) + 1),
     ]
     out += ["| " + " | ".join([*_cells(v), ICON.get(v.verdict, v.verdict)]) + " |" for v in r.verdicts]
     out.append("")
-    out += [f"- `{v.key}`: {v.reason}" for v in r.verdicts]
-    out += [f"- note: {n}" for n in r.notes]
+    out += [f"- {md.code(v.key)}: {md.text(v.reason)}" for v in r.verdicts]
+    out += [f"- note: {md.text(n)}" for n in r.notes]
     return "\n".join(out) + "\n"
 
 

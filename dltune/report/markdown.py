@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dltune.model import Recommendation
 from dltune.report.words import (
     PREDICTION_HEADER,
@@ -18,6 +20,22 @@ from dltune.report.words import (
     tuned_line,
 )
 
+_INLINE = re.compile(r"([\\`*_\[\]|~])")
+
+
+def text(s: str) -> str:
+    """User text (a file name, an exception message) as literal Markdown inside a line: no emphasis,
+    code, links, table cells or HTML (``<`` is an entity). Newlines become spaces."""
+    return _INLINE.sub(r"\\\1", " ".join(s.split())).replace("<", "&lt;")
+
+
+def code(s: str) -> str:
+    """User text as an inline code span, whatever backticks it holds."""
+    flat = " ".join(s.split())
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -28,7 +46,7 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 def render(rec: Recommendation) -> str:
     b = rec.bottleneck
     lines = [
-        f"## dltune recommendation for `{rec.target}`",
+        f"## dltune recommendation for {code(rec.target)}",
         "",
         f"**{headline(rec)}**",
         "",
@@ -69,10 +87,12 @@ def render(rec: Recommendation) -> str:
         lines.append("")
     if rec.excluded or rec.failures:
         lines += ["<details><summary>Excluded and failed configurations</summary>", ""]
-        lines += [f"- excluded: {e}" for e in rec.excluded] + [f"- failed: {f}" for f in rec.failures]
+        lines += [f"- excluded: {text(e)}" for e in rec.excluded] + [
+            f"- failed: {text(f)}" for f in rec.failures
+        ]
         lines += ["", "</details>", ""]
     lines += [
-        f"<sub>{rec.considered} configurations considered from run `{rec.run}` on {machine_line(rec)}.</sub>",
+        f"<sub>{rec.considered} configurations considered from run {code(rec.run)} on {text(machine_line(rec))}.</sub>",
         "",
     ]
     return "\n".join(lines)

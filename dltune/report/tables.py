@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from rich.table import Table
+from rich.text import Text
 
 from dltune.model import Pruned, TrialResult
 from dltune.model.hardware import HardwareFacts
@@ -81,7 +82,16 @@ def trials_panel(trials: Sequence[TrialResult], title: str, limit: int | None = 
                 tr.role if tr.role != "sweep" else "",
             )
         else:
-            t.add_row(label, "-", "-", "-", "-", "-", "-", f"[red]{tr.status}[/]: {tr.reason or ''}"[:200])
+            t.add_row(
+                label,
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                Text.assemble((tr.status, "red"), f": {tr.reason or ''}"[:200]),
+            )
     return t
 
 
