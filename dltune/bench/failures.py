@@ -90,6 +90,8 @@ def classify_exception(
     ``stderr``: what the trial's processes printed. torch 2.x often reports a dead worker only as
     "exited unexpectedly"; its worker signal handlers print which signal it was to stderr.
     """
+    if isinstance(getattr(exc, "reason", None), str) and isinstance(getattr(exc, "hint", None), str):
+        return Failure(FAILED, exc.reason, exc.hint)  # type: ignore[attr-defined]  # measured, with its cause
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     msg = str(exc)
     if "exited unexpectedly" in msg and "killed by signal" not in msg:
@@ -149,9 +151,11 @@ def classify_exception(
     in_worker = f" (in worker {origin.group(2)})" if origin else ""
     # a worker's exception arrives as text: its own traceback is inside the message
     tail = _tail(msg) if origin else _tail(text)
+    lines = [line.strip() for line in (msg if origin else str(exc)).splitlines() if line.strip()]
+    detail = (lines[-1] if origin else lines[0])[:300] if lines else ""
     return Failure(
         FAILED,
-        f"the dataset raised {name}{where}{in_worker}",
+        f"the dataset raised {name}{where}{in_worker}" + (f": {detail}" if detail else ""),
         f"fix the dataset; its traceback ends:\n{tail}",
     )
 

@@ -89,6 +89,14 @@ class ProcessSampler:
         return main, max(0.0, workers)
 
 
+class NoBatches(ValueError):
+    """The loader ran dry: an empty dataset, or an epoch that yields nothing (the trial fails with this)."""
+
+    def __init__(self, reason: str, hint: str) -> None:
+        super().__init__(reason)
+        self.reason, self.hint = reason, hint
+
+
 Counter = Callable[[Any, int], int]
 
 
@@ -171,14 +179,16 @@ def measure_loader(
             batch = next(it)
         except StopIteration:
             if seen == 0:
-                raise ValueError(
-                    "the loader yielded no batch: the dataset (or the sampler) is empty"
+                raise NoBatches(
+                    "the loader yielded no batch: the dataset (or the sampler) is empty",
+                    "check the data path the dataset reads from, and the sampler's length",
                 ) from None
             if in_epoch == 0:  # an iterator that is used up after one pass would spin here forever
-                raise ValueError(
+                raise NoBatches(
                     f"epoch {w.epochs + 1} yielded no batch after {seen} batches in earlier epochs: the "
-                    "dataset can be iterated only once (an IterableDataset whose __iter__ returns a used-up "
-                    "iterator or generator); make __iter__ start a new pass each time it is called"
+                    "dataset can be iterated only once",
+                    "make __iter__ start a new pass each time it is called (a generator function, not a "
+                    "stored iterator or generator)",
                 ) from None
             w.epochs += 1
             epoch_len = epoch_len or in_epoch
