@@ -109,8 +109,7 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
         tuned.append((cfg.num_workers, cfg.prefetch_factor or 2))
         stages.append(
             " ".join(
-                f"{s.stage}:{s.seconds:.0f}s/{s.trials}"
-                for s in (run.search.stages if run.search else ())
+                f"{s.stage}:{s.seconds:.0f}s/{s.trials}" for s in (run.search.stages if run.search else ())
             )
         )
     top = sorted(grid, key=lambda c: -grid[c])[:3]
