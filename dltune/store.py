@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dltune.errors import ResultsFileError
+from dltune.errors import BenchmarkError, ResultsFileError
 from dltune.model.baseline import Baseline
 from dltune.model.codec import SchemaError as SchemaError  # the file layer's API: re-exported
 from dltune.model.codec import decode
@@ -184,8 +184,15 @@ def locked(folder: Path) -> Iterator[None]:
 def save_run(run: RunResult, folder: Path) -> Path:
     """Write run.json and trials.csv (the tidy frame, ``run.frame()``) into ``folder``; returns the JSON path."""
     path = folder / RUN_FILE
-    write_atomic(path, run_json(run))
-    write_atomic(folder / CSV_FILE, run.frame().to_csv(index=False))
+    try:
+        write_atomic(path, run_json(run))
+        write_atomic(folder / CSV_FILE, run.frame().to_csv(index=False))
+    except OSError as exc:  # disk full, folder removed, read-only: what was saved before stays intact
+        raise BenchmarkError(
+            f"could not save the run to {folder}: {exc.strerror or exc}",
+            "free disk space or pick another --out; the trials saved before this one are in its run.json "
+            "(writes are atomic), and --resume continues from them",
+        ) from None
     return path
 
 

@@ -146,3 +146,33 @@ print("ok", rec.chosen.key)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ok w")
+
+
+def test_a_full_disk_while_saving_is_a_clear_failure_and_keeps_what_was_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from dltune.errors import BenchmarkError
+
+    run = load_run(V1 / "bench")
+    save_run(run, tmp_path)
+    before = (tmp_path / "run.json").read_text()
+    real_fdopen = os.fdopen
+
+    def full(fd: int, mode: str = "r"):  # type: ignore[no-untyped-def]
+        f = real_fdopen(fd, mode)
+
+        def write(text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        f.write = write  # type: ignore[method-assign]
+        return f
+
+    monkeypatch.setattr("dltune.store.os.fdopen", full)
+    with pytest.raises(BenchmarkError, match="could not save the run to .*No space left on device") as err:
+        save_run(run, tmp_path)
+    assert "--resume" in (err.value.hint or "")
+    assert (tmp_path / "run.json").read_text() == before  # the earlier save is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "trials.csv"]  # no temporary file left
