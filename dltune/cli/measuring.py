@@ -142,8 +142,10 @@ def do_bench(
             raise UsageError(
                 f"{resume} is a run of {prior.target}, not {dataset}", "pass the same dataset file"
             )
-        ignored = [flag for flag, value in overrides.items() if value is not None] + (
-            ["--config"] if config != "default" else []
+        ignored = (
+            [flag for flag, value in overrides.items() if value is not None]
+            + (["--config"] if config != "default" else [])
+            + (["--name"] if name is not None else [])
         )
         if ignored:
             err.print(

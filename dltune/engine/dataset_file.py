@@ -84,6 +84,10 @@ def import_dataset_module(source: str, fresh: bool = False) -> ModuleType:
 
     ``fresh``: run the file again even if this process imported it before (a new dataset object,
     no state left from earlier use)."""
+    if not source.strip():
+        raise DatasetFileError(
+            "no dataset file given", "pass the .py file that defines `dataset = ...`, e.g. data/my_dataset.py"
+        )
     if not source.endswith(".py") and "/" not in source and "\\" not in source:
         try:
             seen = source in sys.modules
@@ -100,6 +104,11 @@ def import_dataset_module(source: str, fresh: bool = False) -> ModuleType:
                 f"fix the module; its traceback ends:\n{_tail(exc)}",
             ) from None
     path = Path(source).expanduser().resolve()
+    if path.is_dir():
+        raise DatasetFileError(
+            f"{source} is a folder, not a dataset file",
+            "pass the .py file in it that defines `dataset = ...`",
+        )
     if not path.is_file():
         raise DatasetFileError(
             f"dataset file {source} does not exist", "check the path; the file must define `dataset = ...`"

@@ -189,3 +189,14 @@ def test_against_a_ref_that_looks_like_an_option_is_refused(tmp_path: Path) -> N
     assert r.returncode == 2 and "is not a git ref" in one_error_line(r)
     r = dltune("check", DATASET, "--against", "no-such-branch-xyz")
     assert r.returncode == 2 and "names no commit" in one_error_line(r)
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [("", "no dataset file given"), (str(EXAMPLES) + "/:dataset", "is a folder, not a dataset file")],
+)
+def test_a_target_that_is_no_file_is_exit_2(
+    target: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_main(["bench", target], capsys)
+    assert code == 2 and says in err and "Traceback" not in err
