@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from dltune.bench.abba import abba, checkout_at, repeat
+from dltune.bench.abba import abba, base_side, repeat
 from dltune.bench.space import expand, load_space
 from dltune.errors import UsageError
 from dltune.hardware.facts import software_versions
@@ -120,10 +120,16 @@ def against_ref(
     check_options(rounds, threshold, alpha)
     configs, settings = ci_configs(config, hw)
     n = rounds or settings.repeats
-    with checkout_at(target, ref) as base_target:
-        a, b = abba(base_target, target, configs, settings, n, on_progress)
+    with base_side(target, ref) as base:
+        a, b = abba(base.target, target, configs, settings, n, on_progress, base_paths=base.paths)
+    notes = []
+    if base.dependencies_changed:
+        notes.append(
+            f"dependencies changed between {ref} and the working tree ({', '.join(base.dependencies_changed)}): "
+            "both sides use the installed environment"
+        )
     thr = threshold if threshold is not None else SAME_JOB_THRESHOLD
     verdicts = [
         judge(c.key(), a[c.key()], b[c.key()], threshold=thr, alpha=alpha, paired=True) for c in configs
     ]
-    return CheckResult("against", target, thr, alpha, verdicts, [], ref)
+    return CheckResult("against", target, thr, alpha, verdicts, notes, ref)

@@ -166,3 +166,23 @@ def test_an_imprecise_window_still_stops_at_its_cap() -> None:
     s = MeasureSettings(min_batches=4, min_seconds=0.5, max_seconds=10, segments=4, precision=0.001)
     w = measure_loader(loader, s, buffered=8, clock=clock, cycle=4)
     assert 10 <= w.window_s < 15 and len(w.samples) % 4 == 0
+
+
+def test_a_window_of_one_segment_claims_no_precision() -> None:
+    """One epoch-long segment says nothing about the spread: the interval is the whole range, not +-0."""
+    window = {
+        "samples": [4] * 8,
+        "interval_s": [0.08, 0.08, 0.12, 0.12] * 2,
+        "wait_s": [0.05] * 8,
+        "bytes": [100] * 8,
+        "first_batch_s": 0.2,
+        "epochs": 1,
+        "window_s": 0.8,
+        "round_batches": 8,  # the cycle is the 8-batch epoch: one segment
+    }
+    m, _ = metrics_from_window(window, 4, 1, 0, 0, 0.0)
+    assert m.samples_per_s == pytest.approx(40) and m.samples_per_s_high - m.samples_per_s_low > 0
+    m, _ = metrics_from_window(
+        window | {"samples": [4], "interval_s": [0.1], "wait_s": [0.05], "bytes": [1]}, 4, 1, 0, 0, 0.0
+    )
+    assert (m.samples_per_s_low, m.samples_per_s_high) == (0.0, pytest.approx(80))

@@ -11,8 +11,10 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from dltune.bench.checkout import DEPENDENCY_FILES, PathMap
 from dltune.bench.trial import run_trial
 from dltune.engine.dataset_file import split_target
 from dltune.errors import BenchmarkError, UsageError
@@ -37,8 +39,12 @@ def abba(
     rounds: int,
     on_trial: Callable[[int, int], None] = lambda done, total: None,
     trial_runner: Callable[..., TrialResult] = run_trial,
+    base_paths: PathMap | None = None,
 ) -> tuple[Samples, Samples]:
-    """Throughputs of base and candidate per configuration key, measured in interleaved pairs."""
+    """Throughputs of base and candidate per configuration key, measured in interleaved pairs.
+
+    ``base_paths``: the base side's trials import the repository from that worktree (see checkout)."""
+    extra = {"path_map": base_paths} if base_paths is not None else {}
     a: Samples = {c.key(): [] for c in configs}
     b: Samples = {c.key(): [] for c in configs}
     total, done = rounds * len(configs) * 2, 0
@@ -46,7 +52,8 @@ def abba(
         for cfg in configs:
             order = [("base", base), ("candidate", candidate)]
             for side, target in order if r % 2 == 0 else order[::-1]:
-                rate = _rate(trial_runner(target, cfg, settings, repeat=r), side)
+                kw = extra if side == "base" else {}
+                rate = _rate(trial_runner(target, cfg, settings, repeat=r, **kw), side)
                 (a if side == "base" else b)[cfg.key()].append(rate)
                 done += 1
                 on_trial(done, total)
@@ -102,9 +109,26 @@ def _git(args: list[str], cwd: Path) -> str:
     return proc.stdout.strip()
 
 
+@dataclass(frozen=True)
+class BaseSide:
+    target: str
+    """The dataset target inside the worktree."""
+    paths: PathMap
+    dependencies_changed: tuple[str, ...]
+    """Dependency files that differ between the ref and the working tree."""
+
+
 @contextlib.contextmanager
 def checkout_at(target: str, ref: str) -> Iterator[str]:
-    """The dataset target as it was at ``ref``: the repository checked out in a temporary worktree."""
+    """The dataset target as it was at ``ref`` (see ``base_side``)."""
+    with base_side(target, ref) as side:
+        yield side.target
+
+
+@contextlib.contextmanager
+def base_side(target: str, ref: str) -> Iterator[BaseSide]:
+    """The repository at ``ref`` in a temporary worktree: the dataset target in it, the map from the
+    repository root to it, and which dependency files changed since."""
     source, attr = split_target(target)
     path = Path(source).resolve()
     if not path.is_file():
@@ -123,7 +147,12 @@ def checkout_at(target: str, ref: str) -> Iterator[str]:
         old = worktree / rel
         if not old.is_file():
             raise UsageError(f"{rel} does not exist at {ref}", "pick a ref where the dataset file exists")
-        yield f"{old}:{attr}" if attr != "dataset" else str(old)
+        changed = _git(["diff", "--name-only", commit, "--", *DEPENDENCY_FILES], top).split()
+        yield BaseSide(
+            f"{old}:{attr}" if attr != "dataset" else str(old),
+            PathMap(str(top), str(worktree)),
+            tuple(changed),
+        )
     finally:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             subprocess.run(

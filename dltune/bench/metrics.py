@@ -25,9 +25,13 @@ def metrics_from_window(
     total_n = sum(samples)
     rate = total_n / total_t if total_t > 0 else 0.0
     seg = segment_rates(samples, intervals, segments, min_size=max(1, window.get("round_batches") or cycle))
+    if len(seg) < 2:  # a window of one epoch: fall back to segments of whole worker rounds
+        seg = segment_rates(samples, intervals, segments, min_size=max(1, cycle))
     s = summarize(seg) if seg else summarize([rate])
-    # centre the interval on the window's own rate (segments are equal in batches, not in time)
-    low, high = rate - s.half_width, rate + s.half_width
+    # centre the interval on the window's own rate (segments are equal in batches, not in time); one
+    # segment says nothing about the spread: the interval is then the whole range, never +-0
+    half = s.half_width if len(seg) >= 2 else rate
+    low, high = rate - half, rate + half
     p50, p90, p99 = (1000 * v for v in percentiles(waits))
     h2d = window.get("h2d_s") or []
     cpu = window.get("cpu") or {}

@@ -19,8 +19,10 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
+from dltune.bench.checkout import PathMap, remap
 from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
 from dltune.bench.measure import ProcessSampler, measure_loader, sample_counter
@@ -81,6 +83,10 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
     # default (fork on Linux up to Python 3.13), as it would in the user's own program
     mp.set_start_method(payload.get("default_start_method") or "fork", force=True)
     settings: MeasureSettings = payload["settings"]
+    if (
+        payload.get("path_map") is not None
+    ):  # the base side of `check --against`: the whole repository at the ref
+        remap(payload["path_map"], dltune_root=str(Path(__file__).resolve().parents[2]))
     try:
         spec = load_dataset(payload["target"], fresh=True)  # no state left over from an earlier trial
     except DltuneError as exc:
@@ -209,6 +215,7 @@ def run_trial(
     shm_needed: int | None = None,
     shm_free: int | None = None,
     process: WatchedProcess | None = None,
+    path_map: PathMap | None = None,
 ) -> TrialResult:
     """Measure one configuration in a watched child: a fresh one, or ``process`` (reused across trials).
 
@@ -223,6 +230,7 @@ def run_trial(
         "shm_needed": shm_needed,
         "shm_free": shm_free,
         "default_start_method": DEFAULT_START_METHOD,
+        "path_map": path_map,
     }
     watch: dict[str, Any] = {"timeout_s": settings.timeout_s, "memory_limit": limit, "reserve": reserve}
     out = process.run(TRIAL_JOB, payload, **watch) if process else run_child(TRIAL_JOB, payload, **watch)

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from dltune.regress import INCONCLUSIVE, REGRESSION, SPEEDUP, CheckResult, ConfigVerdict
 from dltune.report import markdown as md
-from dltune.store import to_json
+from dltune.store import SCHEMA_VERSION, to_json
 
 ICON = {"pass": "✅ pass", REGRESSION: "❌ regression", INCONCLUSIVE: "⚠️ inconclusive", SPEEDUP: "🚀 speedup"}
 
@@ -86,4 +86,5 @@ def junit(r: CheckResult) -> str:
 
 def as_json(r: CheckResult) -> str:
     """The check's result for --json: every verdict with its statistics, the overall verdict, the kind."""
-    return json.dumps({**to_json(r), "verdict": r.verdict, "kind": "dltune.check"}, indent=1, default=str)
+    doc = {**to_json(r), "verdict": r.verdict, "kind": "dltune.check", "schema_version": SCHEMA_VERSION}
+    return json.dumps(doc, indent=1, default=str)

@@ -1,0 +1,126 @@
+"""check --against sees the whole repository: a slowdown in the project's own package, imported by the
+dataset file from the repository root (PYTHONPATH=.), is measured on the base side at the ref too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dltune.bench.checkout import PathMap, remap
+
+DS = """
+import torch
+from torch.utils.data import Dataset
+from pkg.transforms import work
+
+class DS(Dataset):
+    def __len__(self):
+        return 512
+    def __getitem__(self, i):
+        return torch.tensor([work(i)])
+
+dataset = DS()
+"""
+TRANSFORMS = """
+def work(i):
+    s = 0
+    for k in range({n}):
+        s += k * i
+    return float(s % 7)
+"""
+CONFIG = """
+[space]
+workers = [0]
+batch_size = [16]
+prefetch_factor = [2]
+persistent_workers = [false]
+references = false
+
+[measure]
+min_batches = 8
+min_seconds = 0.3
+max_seconds = 1.0
+segments = 4
+precision = 0
+repeats = 6
+timeout_s = 60
+"""
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "-C", str(repo), *args], check=True)
+
+
+def project(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "__init__.py").write_text("")
+    (repo / "pkg" / "transforms.py").write_text(TRANSFORMS.format(n=2000))
+    (repo / "data" / "ds.py").write_text(DS)
+    (repo / "check.toml").write_text(CONFIG)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "base")
+    return repo
+
+
+def check(repo: Path, ref: str) -> dict:  # type: ignore[type-arg]
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dltune",
+            "check",
+            "data/ds.py",
+            "--against",
+            ref,
+            "-c",
+            "check.toml",
+            "--json",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": "."},
+    )
+    assert r.returncode in (0, 1), r.stderr[-3000:]
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_a_slowdown_in_the_projects_package_fails_and_an_a_a_passes(tmp_path: Path) -> None:
+    repo = project(tmp_path)
+    (repo / "pkg" / "transforms.py").write_text(TRANSFORMS.format(n=8000))  # 4x the work per sample
+    (repo / "requirements.txt").write_text("numpy\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "slower transforms")
+    slower = check(repo, "HEAD~1")
+    assert slower["verdict"] == "regression", slower
+    assert any("dependencies changed" in n and "requirements.txt" in n for n in slower["notes"])
+    same = check(repo, "HEAD")
+    assert same["verdict"] != "regression", same
+    assert not same["notes"]
+
+
+def test_remap_puts_the_worktree_first_and_moves_into_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, tree = tmp_path / "repo", tmp_path / "tree"
+    for base in (root, tree):
+        (base / "src").mkdir(parents=True)
+        (base / "data").mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(root / "data")
+    monkeypatch.setattr(sys, "path", [str(outside), str(root), str(root / "src"), ""])
+    added = remap(PathMap(str(root), str(tree)))
+    assert added == [str(tree), str(tree / "src"), str(tree / "data")]
+    assert sys.path[:3] == added and str(outside) in sys.path
+    assert Path.cwd() == tree / "data"
