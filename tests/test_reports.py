@@ -79,3 +79,24 @@ def test_corrupt_recommendation_file(tmp_path: Path) -> None:
     (tmp_path / "recommendation.json").write_text('{"kind": "something.else"}')
     with pytest.raises(ResultsFileError, match="not a dltune recommendation"):
         dltune.load_recommendation(str(tmp_path))
+
+
+def test_progress_is_plain_log_lines_when_stderr_is_not_a_terminal() -> None:
+    import io
+
+    from dltune.bench.events import Event
+    from dltune.cli.progress import SweepProgress
+
+    from .synthetic import failed, run, trial
+
+    buf = io.StringIO()
+    view = SweepProgress(Console(file=buf, force_terminal=False, width=200), "ds.py")
+    ok, bad = trial(4, 1234.0, spread=0.03), failed(8, reason="the dataset raised KeyError [/x]")
+    with view:
+        view.update(Event("planned", run(), total=2))
+        view.update(Event("trial_done", run(ok), trial=ok))
+        view.update(Event("trial_done", run(ok, bad), trial=bad))
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "2 trials planned"
+    assert lines[1] == "[1/2] w4-b64-pf2-off-persist  1,234 samples/s +-3%"
+    assert lines[2] == "[2/2] w8-b64-pf2-off-persist  failed: the dataset raised KeyError [/x]"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from dltune.check import against_baseline, against_ref, make_baseline
 from dltune.cli.app import app
@@ -28,6 +28,12 @@ def _progress() -> Progress:
     return Progress(console=err, transient=True)
 
 
+def _tick(prog: Progress, task: TaskID, done: int, total: int) -> None:
+    prog.update(task, completed=done, total=total)
+    if not err.is_terminal:  # CI logs: a plain line per trial, shown as it comes
+        err.print(f"[{done}/{total}] trials measured")
+
+
 @baseline_app.command("save")
 def baseline_save(
     dataset: str = typer.Argument(..., help="Dataset file (path/to/file.py[:attr])."),
@@ -40,9 +46,7 @@ def baseline_save(
     """Measure the CI configurations several times and save them with hardware facts and versions."""
     with _progress() as prog:
         task = prog.add_task("measuring baseline")
-        saved = make_baseline(
-            dataset, config, probe(h2d=False), rounds, lambda d, n: prog.update(task, completed=d, total=n)
-        )
+        saved = make_baseline(dataset, config, probe(h2d=False), rounds, lambda d, n: _tick(prog, task, d, n))
     save_baseline(output, saved)
     n = max(len(e.samples) for e in saved.configs)
     err.print(f"Saved {len(saved.configs)} configurations x {n} measurements to {output}")
@@ -81,7 +85,7 @@ def check(
         task = prog.add_task(escape(f"ABBA: {against} vs working tree") if against else "measuring current")
 
         def tick(done: int, total: int) -> None:
-            prog.update(task, completed=done, total=total)
+            _tick(prog, task, done, total)
 
         if baseline is not None:
             saved = load_baseline(baseline)

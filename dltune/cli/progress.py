@@ -1,4 +1,5 @@
-"""The live view of a sweep on stderr: a progress bar and the best configurations so far."""
+"""The view of a sweep on stderr: on a terminal a live progress bar and the best configurations so far;
+elsewhere (CI logs, a file) one plain line per finished trial, which a log viewer shows as it comes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from dltune.bench.runner import Event
+from dltune.model import TrialResult
 from dltune.report.tables import pruned_lines, trials_panel
 
 
@@ -29,18 +31,23 @@ class SweepProgress:
         self.live = Live(self.progress, console=console, refresh_per_second=4, transient=True)
         self.folder: Path | None = None
         self.finished = 0
+        self.total = 0
+        self.plain = not console.is_terminal
 
     def __enter__(self) -> SweepProgress:
-        self.live.__enter__()
+        if not self.plain:
+            self.live.__enter__()
         return self
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.live.__exit__(t, e, tb)
+        if not self.plain:
+            self.live.__exit__(t, e, tb)
 
     def update(self, event: Event) -> None:
         if event.kind == "planned":
+            self.total = event.total
             self.folder = event.folder
             done = len(event.run.trials)
             self.progress.update(self.task, total=event.total or None, completed=done)
@@ -55,6 +62,22 @@ class SweepProgress:
             self.progress.update(self.task, description=escape(event.planned.config.key()))
         elif event.kind == "trial_done":
             self.finished = len(event.run.trials)
+            if self.plain and event.trial is not None:
+                self.console.print(
+                    trial_line(event.trial, self.finished, self.total), soft_wrap=True, markup=False
+                )
+                return
             self.progress.update(self.task, completed=self.finished)
             table = trials_panel(event.run.trials, "best so far", limit=5)
             self.live.update(Group(self.progress, table))
+
+
+def trial_line(trial: TrialResult, done: int, total: int) -> str:
+    """'[ 7/24] w4-b64-pf2-off-persist  1,234 samples/s +-3%  (race)' - one trial as a log line."""
+    count = f"[{done:>{len(str(total))}}/{total}]" if total >= done else f"[{done}]"
+    role = f"  ({trial.role})" if trial.role != "sweep" else ""
+    m = trial.metrics
+    if trial.ok and m is not None:
+        rel = (m.samples_per_s_high - m.samples_per_s) / m.samples_per_s if m.samples_per_s else 0.0
+        return f"{count} {trial.key}  {m.samples_per_s:,.0f} samples/s +-{rel:.0%}{role}"
+    return f"{count} {trial.key}  {trial.status}: {trial.reason or ''}"[:300] + role
