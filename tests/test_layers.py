@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"store", "recommend", "diagnose", "regress", "report"},  # decisions and files: no torch
     {"hardware", "engine"},  # the machine and the loader engine
     {"bench"},  # measuring
-    {"check"},  # library orchestration
+    {"check", "pyproject"},  # library orchestration, and the project's check settings
     {"cli", "__main__"},  # commands
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}

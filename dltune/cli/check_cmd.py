@@ -14,6 +14,7 @@ from dltune.cli.app import app
 from dltune.cli.console import err, out
 from dltune.errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, BenchmarkError, UsageError
 from dltune.hardware.facts import probe
+from dltune.pyproject import load_check_defaults
 from dltune.regress import INCONCLUSIVE, REGRESSION
 from dltune.report import check as render
 from dltune.store import load_baseline, save_baseline, write_atomic
@@ -54,27 +55,50 @@ def baseline_save(
 
 @app.command()
 def check(
-    dataset: str = typer.Argument(..., help="Dataset file (path/to/file.py[:attr])."),
+    dataset: str | None = typer.Argument(
+        None,
+        help="Dataset file (path/to/file.py[:attr]); default: `dataset` in [tool.dltune] of pyproject.toml.",
+    ),
     baseline: Path | None = typer.Option(None, "--baseline", help="Compare with a saved baseline file."),
     against: str | None = typer.Option(
-        None, "--against", help="Compare with the file at this git ref, side by side."
+        None, "--against", help="Compare with the repository at this git ref, side by side."
     ),
-    config: str = typer.Option("ci", "--config", "-c", help="Configurations and settings (with --against)."),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Configurations and settings (with --against; default ci)."
+    ),
     rounds: int | None = typer.Option(None, "--rounds", help="ABBA rounds / measurements per configuration."),
     threshold: float | None = typer.Option(
         None,
         "--threshold",
         help="Relative drop that fails (default 0.05 side by side, 0.15 against a stored baseline).",
     ),
-    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the one-sided test."),
-    strict: bool = typer.Option(
-        False, "--strict", help="Exit 4 when inconclusive; refuse a hardware/version mismatch."
+    alpha: float | None = typer.Option(
+        None, "--alpha", help="Significance level of the one-sided test (0.05)."
+    ),
+    strict: bool | None = typer.Option(
+        None, "--strict/--no-strict", help="Exit 4 when inconclusive; refuse a hardware/version mismatch."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print the result as Markdown."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here."),
 ) -> None:
-    """Fail (exit 1) when the data pipeline got slower: beyond the threshold, and significantly."""
+    """Fail (exit 1) when the data pipeline got slower: beyond the threshold, and significantly.
+
+    Settings not given as flags come from [tool.dltune] in the project's pyproject.toml."""
+    project = load_check_defaults()
+    if baseline is None and against is None:  # the project's mode, unless a flag picked one
+        against = project.against
+        baseline = Path(project.baseline) if project.baseline else None
+    dataset = dataset or project.dataset
+    if dataset is None:
+        raise UsageError(
+            "no dataset file given", "pass it (dltune check data/dataset.py) or set dataset in [tool.dltune]"
+        )
+    config = config or project.config or "ci"
+    rounds = rounds if rounds is not None else project.rounds
+    threshold = threshold if threshold is not None else project.threshold
+    alpha = alpha if alpha is not None else (project.alpha if project.alpha is not None else 0.05)
+    strict = strict if strict is not None else bool(project.strict)
     if (baseline is None) == (against is None):
         raise UsageError(
             "give exactly one of --baseline FILE or --against REF",
