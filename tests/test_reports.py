@@ -100,3 +100,21 @@ def test_progress_is_plain_log_lines_when_stderr_is_not_a_terminal() -> None:
     assert lines[0] == "2 trials planned"
     assert lines[1] == "[1/2] w4-b64-pf2-off-persist  1,234 samples/s +-3%"
     assert lines[2] == "[2/2] w8-b64-pf2-off-persist  failed: the dataset raised KeyError [/x]"
+
+
+def test_quiet_prints_no_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from dltune.bench.events import Event
+    from dltune.cli.console import Verbosity
+    from dltune.cli.progress import SweepProgress
+
+    from .synthetic import run, trial
+
+    monkeypatch.setattr(Verbosity, "quiet", True)
+    buf = io.StringIO()
+    view = SweepProgress(Console(file=buf, force_terminal=False), "ds.py")
+    with view:
+        view.update(Event("planned", run(), total=1, folder=Path("f")))
+        view.update(Event("trial_done", run(trial(2, 10.0)), trial=trial(2, 10.0)))
+    assert buf.getvalue() == "" and view.finished == 1 and view.folder == Path("f")

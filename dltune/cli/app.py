@@ -19,7 +19,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from dltune.cli.console import err
+from dltune.cli.console import Verbosity, err
 from dltune.errors import EXIT_FAILURE, DltuneError, Terminated
 from dltune.version import __version__
 
@@ -43,8 +43,10 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (results and errors still)."),
 ) -> None:
     """Profile and tune PyTorch DataLoader configurations for your dataset on this machine."""
+    Verbosity.quiet = quiet
 
 
 def _register() -> None:

@@ -11,7 +11,7 @@ from rich.progress import Progress, TaskID
 
 from dltune.check import against_baseline, against_ref, make_baseline
 from dltune.cli.app import app
-from dltune.cli.console import err, out
+from dltune.cli.console import Verbosity, err, out
 from dltune.errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, BenchmarkError, UsageError
 from dltune.hardware.facts import probe
 from dltune.pyproject import load_check_defaults
@@ -26,12 +26,12 @@ app.add_typer(baseline_app, name="baseline")
 
 
 def _progress() -> Progress:
-    return Progress(console=err, transient=True)
+    return Progress(console=err, transient=True, disable=Verbosity.quiet)
 
 
 def _tick(prog: Progress, task: TaskID, done: int, total: int) -> None:
     prog.update(task, completed=done, total=total)
-    if not err.is_terminal:  # CI logs: a plain line per trial, shown as it comes
+    if not (err.is_terminal or Verbosity.quiet):  # CI logs: a plain line per trial, shown as it comes
         err.print(f"[{done}/{total}] trials measured")
 
 

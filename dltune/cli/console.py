@@ -17,3 +17,8 @@ def _console(stderr: bool) -> Console:
 
 out = _console(False)
 err = _console(True)
+
+
+class Verbosity:
+    quiet = False
+    """--quiet: no progress (live view or log lines); results, warnings and errors still print."""

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from dltune.bench.runner import Event
+from dltune.cli.console import Verbosity
 from dltune.model import TrialResult
 from dltune.report.tables import pruned_lines, trials_panel
 
@@ -33,19 +34,24 @@ class SweepProgress:
         self.finished = 0
         self.total = 0
         self.plain = not console.is_terminal
+        self.quiet = Verbosity.quiet
 
     def __enter__(self) -> SweepProgress:
-        if not self.plain:
+        if not (self.plain or self.quiet):
             self.live.__enter__()
         return self
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self.plain:
+        if not (self.plain or self.quiet):
             self.live.__exit__(t, e, tb)
 
     def update(self, event: Event) -> None:
+        if self.quiet:
+            self.folder = event.folder or self.folder
+            self.finished = len(event.run.trials)
+            return
         if event.kind == "planned":
             self.total = event.total
             self.folder = event.folder
