@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import re
 import tempfile
@@ -74,13 +73,7 @@ def dumps(kind: str, obj: Any, first: Mapping[str, Any] | None = None) -> str:
     """The JSON text of a model object, with its kind and schema version (``first``: keys put first)."""
     body = to_json(obj)
     doc = {**(first or {}), **body, "kind": kind, "schema_version": SCHEMA_VERSION}
-    return json.dumps(doc, indent=1, default=_non_finite)
-
-
-def _non_finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return str(x)
+    return json.dumps(doc, indent=1, default=str)
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
@@ -91,7 +84,9 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     except IsADirectoryError:
         raise ResultsFileError(f"{what} {path} is a folder, not a file", "pass the JSON file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsFileError(f"cannot read {what} {path}: {exc}") from None
+        raise ResultsFileError(
+            f"cannot read {what} {path}: {exc}", "check the file and its permissions"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
