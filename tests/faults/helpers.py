@@ -46,12 +46,18 @@ class Snapshot:
     def take() -> Snapshot:
         me = psutil.Process()
         procs = {p.pid for p in me.children(recursive=True)}
-        for p in psutil.process_iter(["cmdline"]):  # dltune processes whose parent is gone
+        for p in psutil.process_iter(["cmdline", "ppid"]):  # orphans: dltune processes whose parent is gone
             cmd = " ".join(p.info.get("cmdline") or [])
-            if "dltune" in cmd or "multiprocessing" in cmd and "spawn" in cmd:
+            orphan = p.info.get("ppid") in (0, 1) or not psutil.pid_exists(p.info.get("ppid") or 0)
+            if orphan and ("dltune" in cmd or ("multiprocessing" in cmd and "spawn" in cmd)):
                 procs.add(p.pid)
         shm = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
-        tmp = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("dltune-")}
+        # dltune's own temporary folders; a test session's example data (conftest) is not dltune's
+        tmp = {
+            n
+            for n in os.listdir(tempfile.gettempdir())
+            if n.startswith("dltune-") and not n.startswith("dltune-test-data-")
+        }
         return Snapshot(frozenset(procs - {me.pid}), frozenset(shm), frozenset(tmp))
 
     def left_since(self, before: Snapshot) -> dict[str, set[object]]:
