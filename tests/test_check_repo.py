@@ -13,6 +13,8 @@ import pytest
 
 from dltune.bench.checkout import PathMap, remap
 
+from .repos import QUICK_CHECK, git
+
 DS = """
 import torch
 from torch.utils.data import Dataset
@@ -33,27 +35,6 @@ def work(i):
         s += k * i
     return float(s % 7)
 """
-CONFIG = """
-[space]
-workers = [0]
-batch_size = [16]
-prefetch_factor = [2]
-persistent_workers = [false]
-references = false
-
-[measure]
-min_batches = 8
-min_seconds = 0.3
-max_seconds = 1.0
-segments = 4
-precision = 0
-repeats = 6
-timeout_s = 60
-"""
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "-C", str(repo), *args], check=True)
 
 
 def project(tmp_path: Path) -> Path:
@@ -63,7 +44,7 @@ def project(tmp_path: Path) -> Path:
     (repo / "pkg" / "__init__.py").write_text("")
     (repo / "pkg" / "transforms.py").write_text(TRANSFORMS.format(n=2000))
     (repo / "data" / "ds.py").write_text(DS)
-    (repo / "check.toml").write_text(CONFIG)
+    (repo / "check.toml").write_text(QUICK_CHECK)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "base")

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .repos import QUICK_CHECK, git
+
 ROOT = Path(__file__).resolve().parent.parent
 CI = ROOT / "examples" / "ci"
 
@@ -37,22 +39,6 @@ dataset = "data/dataset.py"
 config = "check.toml"
 rounds = 6
 """
-CHECK_TOML = """
-[space]
-workers = [0]
-batch_size = [16]
-prefetch_factor = [2]
-persistent_workers = [false]
-references = false
-
-[measure]
-min_batches = 8
-min_seconds = 0.2
-max_seconds = 0.6
-segments = 4
-precision = 0
-timeout_s = 60
-"""
 
 
 def sh(cwd: Path, *args: str) -> None:
@@ -65,18 +51,17 @@ def repository(tmp_path: Path) -> Path:
     (seed / "data").mkdir(parents=True)
     (seed / "data" / "dataset.py").write_text(DATASET.format(n=50))
     (seed / "pyproject.toml").write_text(PYPROJECT)
-    (seed / "check.toml").write_text(CHECK_TOML)
+    (seed / "check.toml").write_text(QUICK_CHECK)
     (seed / "requirements.txt").write_text("")
-    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
     sh(seed, "git", "init", "-q", "-b", "main")
     sh(seed, "git", "add", ".")
-    sh(seed, *git, "commit", "-qm", "base")
+    git(seed, "commit", "-qm", "base")
     sh(tmp_path, "git", "clone", "-q", "--bare", str(seed), "origin.git")
     sh(tmp_path, "git", "clone", "-q", str(tmp_path / "origin.git"), "work")
     work = tmp_path / "work"
     sh(work, "git", "checkout", "-q", "-b", "change")
     (work / "data" / "dataset.py").write_text(DATASET.format(n=60))
-    sh(work, *git, "commit", "-qam", "a change")
+    git(work, "commit", "-qam", "a change")
     return work
 
 
