@@ -1,29 +1,32 @@
-"""The regression check on this machine: false alarms on A/A runs, detection of injected slowdowns.
+"""The regression check at its defaults on this machine: false alarms on A/A, detection of slowdowns.
 
-A dataset file whose per-sample CPU work is a knob lives in a temporary git repository. Each check
-measures HEAD against the working tree side by side (ABBA rounds, as `dltune check --against`):
-- A/A: the file unchanged, --aa times; goal: no regression verdict;
-- A/B: the work raised by 10% and by 25%, --ab times each; detection rate = regression verdicts.
-Also prints the wall time of one check.
+A dataset file whose per-sample CPU work is a knob lives in a temporary git repository. Each check is
+`dltune check pipeline.py --against HEAD --json` with no other flag (default configurations, threshold,
+alpha and time budget), run as a user runs it:
+- A/A: the file unchanged (--aa times); goals: no regression verdict, at most 2 in 20 inconclusive;
+- A/B: the per-sample work raised by 10% and by 25% (--ab times each); goals: 9 in 10 and 10 in 10
+  caught (regression verdicts).
+The cases are interleaved (A/A, +10%, A/A, +25%, ...) so that a drift of the machine weighs on all.
+Prints each check's verdict, its configurations' ratios and wall time, then the counts and the
+median wall time of a check.
 
-    python benchmarks/check_alarms.py [--aa 20] [--ab 5] [--rounds 8]
+    python benchmarks/check_alarms.py [--aa 20] [--ab 10] [--flags "..."]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import shlex
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 from _common import median
-
-from dltune.bench.abba import abba, checkout_at
-from dltune.bench.space import load_space
-from dltune.model.loader import LoaderConfig
-from dltune.regress import judge
 
 DATASET = """
 import torch
@@ -47,12 +50,15 @@ BASE_WORK = 2000
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--aa", type=int, default=20)
-    ap.add_argument("--ab", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--ab", type=int, default=10)
+    ap.add_argument("--flags", default="", help="extra flags for dltune check (default: none)")
     args = ap.parse_args()
-    _, settings = load_space("ci")
-    configs = [LoaderConfig(batch_size=64, num_workers=2, prefetch_factor=2, persistent_workers=True)]
-    with tempfile.TemporaryDirectory() as tmp:
+    cases = [0.0] * args.aa
+    ab = [s for pair in itertools.zip_longest([0.10] * args.ab, [0.25] * args.ab) for s in pair if s]
+    order: list[float] = []
+    for i in range(max(len(cases), len(ab))):  # interleaved: A/A, A/B, A/A, A/B, ...
+        order += cases[i : i + 1] + ab[i : i + 1]
+    with tempfile.TemporaryDirectory(prefix="check-alarms-") as tmp:
         repo = Path(tmp)
         ds = repo / "pipeline.py"
         ds.write_text(DATASET.format(work=BASE_WORK))
@@ -60,40 +66,41 @@ def main() -> None:
         subprocess.run(["git", "init", "-q", str(repo)], check=True)
         subprocess.run([*git, "add", "."], check=True)
         subprocess.run([*git, "commit", "-qm", "base"], check=True)
-
-        def one_check(slowdown: float) -> tuple[str, float, float]:
+        results: dict[float, list[tuple[str, float]]] = {0.0: [], 0.10: [], 0.25: []}
+        for n, slowdown in enumerate(order, 1):
             ds.write_text(DATASET.format(work=int(BASE_WORK * (1 + slowdown))))
             t0 = time.perf_counter()
-            with checkout_at(str(ds), "HEAD") as base:
-                a, b = abba(base, str(ds), configs, settings, args.rounds)
-            key = configs[0].key()
-            v = judge(key, a[key], b[key], threshold=0.05, alpha=0.05, paired=True)
-            ratio = v.comparison.ratio if v.comparison else float("nan")
-            return v.verdict, ratio, time.perf_counter() - t0
-
-        results: dict[float, list[tuple[str, float, float]]] = {}
-        for slowdown, n in ((0.0, args.aa), (0.10, args.ab), (0.25, args.ab)):
-            results[slowdown] = []
-            for i in range(n):
-                results[slowdown].append(one_check(slowdown))
-                verdict, ratio, wall = results[slowdown][-1]
-                print(
-                    f"work +{slowdown:.0%} run {i + 1}: {verdict} (throughput ratio {ratio:.3f}, {wall:.0f} s)",
-                    flush=True,
-                )
+            cmd = [sys.executable, "-m", "dltune", "--quiet", "check", "pipeline.py", "--against", "HEAD"]
+            r = subprocess.run(
+                [*cmd, "--json", *shlex.split(args.flags)], cwd=repo, capture_output=True, text=True
+            )
+            wall = time.perf_counter() - t0
+            if r.returncode not in (0, 1):
+                print(f"check {n} failed (exit {r.returncode}): {r.stderr[-2000:]}", flush=True)
+                continue
+            out = json.loads(r.stdout)
+            results[slowdown].append((out["verdict"], wall))
+            ratios = ", ".join(
+                f"{v['key']} {v['comparison']['ratio']:.3f} {v['verdict']}" if v["comparison"] else v["key"]
+                for v in out["verdicts"]
+            )
+            label = "A/A" if slowdown == 0 else f"+{slowdown:.0%} work"
+            print(f"[{n}/{len(order)}] {label}: {out['verdict']} in {wall:.0f} s ({ratios})", flush=True)
     print()
     for slowdown, rs in results.items():
-        counts = Counter(v for v, _, _ in rs)
-        ratio = median([r for _, r, _ in rs])
+        if not rs:
+            continue
+        counts = Counter(v for v, _ in rs)
         label = "A/A (no change)" if slowdown == 0 else f"work +{slowdown:.0%}"
-        rate = counts["regression"] / len(rs)
         print(
-            f"{label:<18} runs {len(rs):>3}  regression {counts['regression']:>3} ({rate:.0%})  "
-            f"inconclusive {counts['inconclusive']:>3}  pass {counts['pass']:>3}  median ratio {ratio:.3f}"
+            f"{label:<16} checks {len(rs):>3}  regression {counts['regression']:>3}  "
+            f"inconclusive {counts['inconclusive']:>3}  pass {counts['pass'] + counts['speedup']:>3}  "
+            f"median wall {median([w for _, w in rs]):.0f} s"
         )
-    walls = [w for rs in results.values() for _, _, w in rs]
+    walls = [w for rs in results.values() for _, w in rs]
     print(
-        f"wall time of one check ({len(configs)} config x {args.rounds} ABBA rounds): median {median(walls):.0f} s"
+        f"wall time of one check (defaults{', ' + args.flags if args.flags else ''}): median {median(walls):.0f} s, "
+        f"max {max(walls):.0f} s"
     )
 
 

@@ -1,18 +1,22 @@
 """The CI regression check as a library: which configurations, measure both sides, judge each one.
 
 ``dltune check`` and ``dltune baseline save`` are thin commands over these functions: parse, call,
-render. Progress goes out through ``on_progress(done, total)``; nothing here prints.
+render. Progress goes out through ``on_progress``: (trials done, trials in all) when measuring trials,
+(seconds spent, time budget, a line to log or None) side by side; nothing here prints.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from dltune.bench.abba import abba, base_side, repeat
+from dltune.bench.paired import ROUNDS_NEEDED, duel
+from dltune.bench.paired import Progress as DuelProgress
 from dltune.bench.space import expand, load_space
-from dltune.errors import UsageError
+from dltune.bench.trial import run_trial
+from dltune.bench.worktree import base_side
+from dltune.errors import BenchmarkError, UsageError
 from dltune.hardware.facts import software_versions
 from dltune.model import (
     SWEEP,
@@ -22,11 +26,15 @@ from dltune.model import (
     LoaderConfig,
     MeasureSettings,
     Preflight,
+    TrialResult,
 )
-from dltune.regress import CheckResult, judge
+from dltune.regress import CheckResult, judge, sequential_verdict
+from dltune.sequential import SequentialTest
 
 SAME_JOB_THRESHOLD = 0.05
 STORED_THRESHOLD = 0.15  # a stored baseline was measured at another time, maybe on another runner
+MAX_TIME_S = 240.0
+"""The side-by-side check's default time budget for measuring (all configurations together)."""
 
 Progress = Callable[[int, int], None]
 
@@ -35,7 +43,43 @@ def _quiet(done: int, total: int) -> None:
     return None
 
 
-def check_options(rounds: int | None, threshold: float | None, alpha: float) -> None:
+def _no_progress(spent: float, budget: float, line: str | None) -> None:
+    return None
+
+
+def _rate(t: TrialResult) -> float:
+    if not t.ok or t.metrics is None:
+        raise BenchmarkError(f"the measurement failed on {t.key}: {t.status}: {t.reason}", t.hint)
+    return t.metrics.samples_per_s
+
+
+def repeat(
+    target: str,
+    configs: Sequence[LoaderConfig],
+    settings: MeasureSettings,
+    rounds: int,
+    on_trial: Progress = _quiet,
+    trial_runner: Callable[..., TrialResult] = run_trial,
+) -> dict[str, list[float]]:
+    """Throughputs of one target per configuration, configurations interleaved round by round."""
+    out: dict[str, list[float]] = {c.key(): [] for c in configs}
+    total, done = rounds * len(configs), 0
+    for r in range(rounds):
+        for cfg in configs:
+            out[cfg.key()].append(_rate(trial_runner(target, cfg, settings, repeat=r)))
+            done += 1
+            on_trial(done, total)
+    return out
+
+
+def check_options(
+    rounds: int | None,
+    threshold: float | None,
+    alpha: float,
+    max_time: float | None = None,
+    *,
+    paired: bool = False,
+) -> None:
     """Raise UsageError naming the flag when a statistics option is out of range (before measuring)."""
     if not (math.isfinite(alpha) and 0 < alpha < 1):
         raise UsageError(f"--alpha {alpha!r} is not a probability between 0 and 1", "use e.g. --alpha 0.05")
@@ -44,10 +88,13 @@ def check_options(rounds: int | None, threshold: float | None, alpha: float) -> 
             f"--threshold {threshold!r} is not a share between 0 and 1",
             "use e.g. --threshold 0.05 (a 5% drop)",
         )
-    if rounds is not None and rounds < 2:
+    least = ROUNDS_NEEDED if paired else 2
+    if rounds is not None and rounds < least:
         raise UsageError(
-            f"--rounds {rounds} is too few to test anything", "use --rounds 2 or more (8 by default)"
+            f"--rounds {rounds} is too few to test anything", f"use --rounds {least} or more, or leave it out"
         )
+    if max_time is not None and not (math.isfinite(max_time) and max_time > 0):
+        raise UsageError(f"--max-time {max_time!r} is not a number of seconds > 0", "use e.g. --max-time 300")
 
 
 def ci_configs(config: str, hw: HardwareFacts) -> tuple[list[LoaderConfig], MeasureSettings]:
@@ -114,22 +161,41 @@ def against_ref(
     rounds: int | None = None,
     threshold: float | None = None,
     alpha: float = 0.05,
-    on_progress: Progress = _quiet,
+    max_time: float | None = None,
+    on_progress: DuelProgress | None = None,
 ) -> CheckResult:
-    """Measure the dataset at git ``ref`` and in the working tree side by side (ABBA rounds, paired)."""
-    check_options(rounds, threshold, alpha)
+    """Measure the dataset at git ``ref`` and in the working tree side by side, live loaders in
+    alternating windows (dltune.bench.paired), until the sequential test decides each configuration
+    or ``max_time`` runs out (``rounds``: at most that many rounds a configuration).
+
+    The error budget ``alpha`` is split evenly over the configurations (Bonferroni), so the chance of
+    any false alarm in the whole check stays at most ``alpha``."""
+    check_options(rounds, threshold, alpha, max_time, paired=True)
     configs, settings = ci_configs(config, hw)
-    n = rounds or settings.repeats
+    thr = threshold if threshold is not None else SAME_JOB_THRESHOLD
+    level = alpha / max(1, len(configs))
     with base_side(target, ref) as base:
-        a, b = abba(base.target, target, configs, settings, n, on_progress, base_paths=base.paths)
+        duels = duel(
+            base.target,
+            target,
+            configs,
+            settings,
+            test=lambda: SequentialTest(level, thr),
+            max_time=max_time or MAX_TIME_S,
+            max_rounds=rounds,
+            base_paths=base.paths,
+            on_progress=on_progress or _no_progress,
+        )
     notes = []
     if base.dependencies_changed:
         notes.append(
             f"dependencies changed between {ref} and the working tree ({', '.join(base.dependencies_changed)}): "
             "both sides use the installed environment"
         )
-    thr = threshold if threshold is not None else SAME_JOB_THRESHOLD
     verdicts = [
-        judge(c.key(), a[c.key()], b[c.key()], threshold=thr, alpha=alpha, paired=True) for c in configs
+        sequential_verdict(
+            d.config.key(), d.base, d.candidate, d.look, threshold=thr, rounds=d.rounds, seconds=d.seconds
+        )
+        for d in duels
     ]
     return CheckResult("against", target, thr, alpha, verdicts, notes, ref)

@@ -4,7 +4,7 @@
     dataset = "data/dataset.py"
     against = "origin/main"      # or: baseline = "dltune-baseline.json"
     threshold = 0.05
-    rounds = 8
+    max_time = 240             # seconds of side-by-side measuring (--against)
     alpha = 0.05
     config = "ci"
     strict = false
@@ -31,6 +31,7 @@ class CheckDefaults:
     baseline: str | None = None
     threshold: float | None = None
     rounds: int | None = None
+    max_time: float | None = None
     alpha: float | None = None
     config: str | None = None
     strict: bool | None = None

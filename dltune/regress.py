@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from dltune.sequential import Look
 from dltune.stats import Comparison, compare, compare_paired
 
 PASS, REGRESSION, INCONCLUSIVE, SPEEDUP = "pass", "regression", "inconclusive", "speedup"
@@ -103,3 +104,54 @@ def judge(
             c,
         )
     return ConfigVerdict(key, PASS, f"no drop beyond {threshold:.0%}: {change}", base, cand, c)
+
+
+def sequential_verdict(
+    key: str,
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    look: Look | None,
+    *,
+    threshold: float,
+    rounds: int,
+    seconds: float,
+) -> ConfigVerdict:
+    """The verdict of a side-by-side check that measured until its sequential test decided (see
+    dltune.sequential): the decision of its last look, or inconclusive when the time ran out first."""
+    base, cand = list(baseline), list(candidate)
+    if look is None:
+        return ConfigVerdict(
+            key,
+            INCONCLUSIVE,
+            f"the time budget ran out after {rounds} rounds ({seconds:.0f} s), too few to test: "
+            "raise --max-time",
+            base,
+            cand,
+            None,
+        )
+    ratio, low, high = math.exp(look.mean), math.exp(look.low), math.exp(look.high)
+    c = Comparison(ratio, low, high, look.p_slower, look.sd, look.n, look.n)
+    change = (
+        f"{ratio - 1:+.1%} ({low - 1:+.1%} to {high - 1:+.1%} at this look's level {look.level:.2g}), "
+        f"{look.n} process pairs, {rounds} rounds in {seconds:.0f} s"
+    )
+    if look.decision == REGRESSION:
+        return ConfigVerdict(
+            key, REGRESSION, f"slower by {1 - ratio:.1%} > {threshold:.0%}: {change}", base, cand, c
+        )
+    if look.decision == SPEEDUP:
+        return ConfigVerdict(key, SPEEDUP, f"faster: {change}", base, cand, c)
+    if look.decision == PASS:
+        return ConfigVerdict(
+            key, PASS, f"a drop beyond {threshold:.0%} is ruled out: {change}", base, cand, c
+        )
+    ruled_out = f"a drop beyond {1 - low:.1%} is ruled out, " if low < 1 else ""
+    return ConfigVerdict(
+        key,
+        INCONCLUSIVE,
+        f"undecided when the time budget ran out: {ruled_out}{threshold:.0%} is not: {change}; "
+        "raise --max-time or --threshold",
+        base,
+        cand,
+        c,
+    )

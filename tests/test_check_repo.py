@@ -63,6 +63,8 @@ def check(repo: Path, ref: str) -> dict:  # type: ignore[type-arg]
             ref,
             "-c",
             "check.toml",
+            "--max-time",
+            "90",
             "--json",
         ],
         cwd=repo,

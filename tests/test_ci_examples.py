@@ -37,7 +37,7 @@ version = "0"
 [tool.dltune]
 dataset = "data/dataset.py"
 config = "check.toml"
-rounds = 6
+max_time = 30
 """
 
 

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from dltune.bench.abba import abba, checkout_at
-from dltune.errors import BenchmarkError, ResultsFileError, UsageError
-from dltune.model import TrialResult
+from dltune.bench.paired import BLOCK_PAIRS, duel
+from dltune.bench.worktree import checkout_at
+from dltune.errors import ResultsFileError, UsageError
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
-from dltune.regress import INCONCLUSIVE, PASS, REGRESSION, SPEEDUP, CheckResult, judge
+from dltune.regress import INCONCLUSIVE, PASS, REGRESSION, SPEEDUP, CheckResult, judge, sequential_verdict
 from dltune.report import check as render
+from dltune.sequential import SequentialTest
 from dltune.store import load_baseline
-
-from .synthetic import trial
 
 BASE = [1000, 1010, 990, 1005, 995, 1002, 998, 1003]
 
@@ -66,36 +67,110 @@ def test_overall_verdict_is_the_worst() -> None:
     assert json.loads(render.as_json(r))["verdict"] == "regression"
 
 
-def test_abba_alternates_order_and_pairs_rounds() -> None:
-    calls: list[tuple[str, int]] = []
+class FakeSide:
+    """A side whose windows run at ``rates[name]`` (the first window of each side off by 2x: a cold start)."""
 
-    def fake(
-        target: str, config: LoaderConfig, settings: MeasureSettings, repeat: int = 0, **kw
-    ) -> TrialResult:
-        calls.append((target, repeat))
-        return trial(2, 100.0 if target == "A" else 90.0)
+    def __init__(
+        self, log: list[str], rates: dict[str, float], clock: list[float], noise: float, pair_effect: float
+    ) -> None:
+        self.log, self.rates, self.clock, self.noise, self.pair_effect = log, rates, clock, noise, pair_effect
+        self.made = 0
 
-    a, b = abba(
-        "A", "B", [LoaderConfig(batch_size=64, num_workers=2)], MeasureSettings(), 4, trial_runner=fake
-    )
-    assert [t for t, _ in calls] == ["A", "B", "B", "A", "A", "B", "B", "A"]
-    key = LoaderConfig(batch_size=64, num_workers=2).key()
-    assert a[key] == [100.0] * 4 and b[key] == [90.0] * 4
-
-
-def test_a_failing_side_is_a_benchmark_error() -> None:
-    def broken(target, config, settings, repeat=0, **kw):
-        return TrialResult(key="k", config={}, status="failed", reason="dataset raised KeyError")
-
-    with pytest.raises(BenchmarkError, match="candidate side failed.*KeyError"):
-        abba(
-            "A",
-            "B",
-            [LoaderConfig()],
-            MeasureSettings(),
-            1,
-            trial_runner=lambda t, *a, **k: trial(0, 1.0) if t == "A" else broken(t, *a, **k),
+    def __call__(self, name, target, config, settings, path_map, hash_seed, cpus):  # the Side factory
+        self.made += 1
+        side = FakeSide(self.log, self.rates, self.clock, self.noise, self.pair_effect)
+        side.name, side.key, side.windows, side.seed, side.cpus = name, config.key(), 0, hash_seed, cpus
+        side.rng = random.Random(f"{name} {config.key()} {hash_seed}")  # seeded: the same run every time
+        # a process pair's own steady difference, +x in one block and -x in the next: no bias overall
+        side.offset = (
+            self.pair_effect * (1 if (self.made - 1) // 2 % 2 else -1) if name == "candidate" else 0.0
         )
+        return side
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.log.append(f"close {self.name}")
+
+    def start(self):
+        self.log.append(f"start {self.name} seed {self.seed} cpus {self.cpus}")
+
+    def open(self):
+        self.log.append(f"open {self.name}")
+
+    def opened(self):
+        self.log.append(f"opened {self.name}")
+
+    def window(self, seconds):
+        self.windows += 1
+        self.log.append(f"{self.key} {self.name}")
+
+    def rate(self):
+        self.clock[0] += 0.5 if self.name == "base" else 0.0  # the two windows run at the same time
+        wobble = math.exp(self.rng.gauss(0, self.noise) + self.offset)
+        return self.rates[self.name] * wobble * (2.0 if self.windows == 1 else 1.0)
+
+
+def run_duel(
+    rates: dict[str, float],
+    configs: list[LoaderConfig],
+    max_time: float = 200.0,
+    noise: float = 0.01,
+    pair_effect: float = 0.0,
+):
+    log: list[str] = []
+    clock = [0.0]
+    duels = duel(
+        "A", "B", configs, MeasureSettings(),
+        test=lambda: SequentialTest(0.05, 0.05), max_time=max_time,
+        side=FakeSide(log, rates, clock, noise, pair_effect), clock=lambda: clock[0],
+    )  # fmt: skip
+    return duels, log
+
+
+def test_side_by_side_windows_run_together_in_fresh_process_pairs() -> None:
+    configs = [LoaderConfig(batch_size=64, num_workers=0), LoaderConfig(batch_size=64, num_workers=2)]
+    duels, log = run_duel({"base": 100.0, "candidate": 80.0}, configs)
+    k0, k1 = (c.key() for c in configs)
+    w0 = [line.split()[1] for line in log if line.startswith(k0 + " ")]
+    assert w0[:6] == ["base", "candidate", "candidate", "base", "base", "candidate"]  # who starts alternates
+    assert w0[2 * BLOCK_PAIRS] == "candidate"  # the next process pair starts with the other side
+    w1 = [line.split()[1] for line in log if line.startswith(k1 + " ")]
+    assert w1[0] == "candidate"  # and so does the next configuration
+    # every block boots both interpreters together, then builds both loaders together, then closes both
+    starts = [i for i, line in enumerate(log) if line.startswith("start")]
+    assert len(starts) == 2 * sum(len(d.blocks) for d in duels)
+    assert [line.split()[0] for line in log[starts[0] : starts[0] + 6]] == [
+        "start",
+        "start",
+        "open",
+        "open",
+        "opened",
+        "opened",
+    ]
+    seeds = [line.split()[3] for line in log if line.startswith("start")]
+    assert seeds[0] == seeds[1] and seeds[2] == seeds[3]  # the two sides of a block share a hash seed
+    assert len(set(seeds)) > 1  # ...which changes from block to block
+    cpus = {line.split("cpus ")[1] for line in log if line.startswith("start")}
+    assert "None" in cpus and len(cpus) > 1  # no workers: both sides on one core; with workers: all cores
+    for d in duels:
+        assert d.look is not None and d.look.decision == REGRESSION  # decided, before the time ran out
+        assert d.seconds < d.budget_s
+        assert max(d.base) < 110 and max(d.candidate) < 90  # the cold first windows were dropped
+        assert all(math.isclose(x, math.log(0.8), abs_tol=0.03) for x in d.blocks)
+        assert d.rounds == len(d.blocks) * (BLOCK_PAIRS - 1)
+
+
+def test_an_undecidable_duel_stops_at_its_budget_and_says_inconclusive() -> None:
+    duels, _ = run_duel({"base": 100.0, "candidate": 100.0}, [LoaderConfig()], max_time=60.0, pair_effect=0.1)
+    (d,) = duels  # process pairs +-10% apart: too noisy for the time, neither a pass nor a regression
+    assert d.look is not None and d.look.decision is None and d.look.t >= 1
+    assert d.seconds == pytest.approx(60.0, abs=10.0)
+    v = sequential_verdict(
+        d.config.key(), d.base, d.candidate, d.look, threshold=0.05, rounds=d.rounds, seconds=d.seconds
+    )
+    assert v.verdict == INCONCLUSIVE and "raise --max-time" in v.reason
 
 
 def test_checkout_at_a_git_ref(tmp_path: Path) -> None:
@@ -162,7 +237,7 @@ def test_check_cli_end_to_end(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "dltune", "check", str(ds), "--config", str(tmp_path / "ci.toml")]
     summary = tmp_path / "summary.md"
     r = subprocess.run(
-        [*cmd, "--against", "HEAD", "--junit", str(tmp_path / "j.xml"), "--json"],
+        [*cmd, "--against", "HEAD", "--max-time", "60", "--junit", str(tmp_path / "j.xml"), "--json"],
         capture_output=True,
         text=True,
         timeout=300,

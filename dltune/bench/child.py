@@ -75,6 +75,9 @@ def _detach() -> None:
 
 
 PR_SET_PDEATHSIG = 1
+KEEP_WORKERS = "keep_workers"
+"""A job that answers with this key set keeps its DataLoader workers alive for the next job (a live
+loader measured window by window); any other job's workers are reaped before it answers."""
 
 
 def _serve(conn: Any) -> None:
@@ -100,7 +103,8 @@ def _serve(conn: Any) -> None:
                     )
                 )
             }
-        _reap_workers()
+        if not (isinstance(result, dict) and result.pop(KEEP_WORKERS, False)):
+            _reap_workers()
         try:
             conn.send(result)
         except (BrokenPipeError, OSError):
@@ -129,6 +133,21 @@ def _main_not_rerun() -> Iterator[None]:
     finally:
         if main is not None:
             sys.modules["__main__"] = main
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """This process's environment with ``env`` set, while a child starts (the child copies it)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @dataclass
@@ -173,9 +192,12 @@ def kill_group(pgid: int) -> None:
 class WatchedProcess:
     """One fresh interpreter that runs jobs in turn, each watched; restarted after a failure."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._env = env or {}
+        """Environment variables the child interpreter starts with (on top of this process's)."""
         self._proc: Any = None
         self._conn: Any = None
+        self._submitted = 0.0
         self._watched: psutil.Process | None = None
         self.started = 0
         """How many interpreters this object has started (a test and a benchmark read it)."""
@@ -186,20 +208,39 @@ class WatchedProcess:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Start the interpreter now, unless one is running (``run`` does it otherwise): two started
+        one after the other boot at the same time."""
+        if self._proc is None or not self._proc.is_alive():
+            self.close()
+            self._start()
+
     def _start(self) -> None:
         ctx = _context()
         mine, theirs = ctx.Pipe(duplex=True)
         proc = ctx.Process(target=_serve, args=(theirs,), daemon=False)
-        with _main_not_rerun():
+        with _main_not_rerun(), _environment(self._env):
             proc.start()
         theirs.close()
         self._proc, self._conn, self._watched = proc, mine, psutil.Process(proc.pid)
         self.started += 1
 
-    def run(
+    def run(self, job: str, payload: dict[str, Any], **watch: Any) -> ChildOutcome:
+        """Run ``job`` (``'module:function'``, called with ``payload`` in the child) and watch it
+        (``watch``: the keyword arguments of ``wait``)."""
+        self.submit(job, payload)
+        return self.wait(**watch)
+
+    def submit(self, job: str, payload: dict[str, Any]) -> None:
+        """Send ``job`` without waiting for it: two children given jobs one after the other run them
+        at the same time. ``wait`` watches it and takes the answer."""
+        self.start()
+        self._submitted = time.monotonic()
+        with contextlib.suppress(OSError):  # the child is gone: wait() finds it dead, says how it ended
+            self._conn.send((job, payload))
+
+    def wait(
         self,
-        job: str,
-        payload: dict[str, Any],
         *,
         timeout_s: float,
         memory_limit: int,
@@ -207,19 +248,15 @@ class WatchedProcess:
         poll_s: float = 0.2,
         pss_every_s: float = 1.0,
     ) -> ChildOutcome:
-        """Run ``job`` (``'module:function'``, called with ``payload`` in the child) and watch it."""
-        if self._proc is None or not self._proc.is_alive():
-            self.close()
-            self._start()
+        """Watch the job ``submit`` sent until it answers, or kill the child on a hang or overrun."""
         proc, conn, watched = self._proc, self._conn, self._watched
         assert watched is not None
-        start = time.monotonic()
+        start = self._submitted
         result: dict[str, Any] | None = None
         watchdog: str | None = None
         peak_main = peak_workers = main = workers = 0
         next_pss = start
         try:
-            conn.send((job, payload))
             while True:
                 now = time.monotonic()
                 try:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dltune.bench.checkout import PathMap, remap
-from dltune.bench.child import WatchedProcess, run_child
+from dltune.bench.child import ChildOutcome, WatchedProcess, run_child
 from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
 from dltune.bench.measure import ProcessSampler, measure_loader, sample_counter
 from dltune.model import OK, SWEEP, LoaderConfig, MeasureSettings, TrialResult
@@ -40,7 +40,7 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
 
 
-def _capture_stderr() -> Any:
+def capture_stderr() -> Any:
     """Send this process's (and its future workers') stderr to a temporary file, read on failure."""
     log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the trial's life
     sys.stderr.flush()
@@ -48,13 +48,13 @@ def _capture_stderr() -> Any:
     return log
 
 
-def _tail_of(log: Any, size: int = 8192) -> str:
+def tail_of(log: Any, size: int = 8192) -> str:
     log.seek(0, os.SEEK_END)
     log.seek(max(0, log.tell() - size))
     return str(log.read().decode(errors="replace"))
 
 
-def _device_copier(settings: MeasureSettings, cfg: LoaderConfig) -> Callable[[Any], None] | None:
+def device_copier(settings: MeasureSettings, cfg: LoaderConfig) -> Callable[[Any], None] | None:
     import torch
 
     from dltune.engine.config import pin_memory_of
@@ -72,8 +72,9 @@ def _device_copier(settings: MeasureSettings, cfg: LoaderConfig) -> Callable[[An
     return copy
 
 
-def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
-    """Build the loader for one configuration and measure it. Returns a window or a failure."""
+def prepare(payload: dict[str, Any]) -> tuple[Any, Any] | dict[str, Any]:
+    """In the child: load the dataset file and build the configuration's loader -> (spec, loader), or a
+    failure answer. The base side of ``check --against`` first remaps the repository to the worktree."""
     from dltune.engine.build import build_loader
     from dltune.engine.dataset_file import load_dataset
     from dltune.errors import DltuneError
@@ -82,10 +83,7 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
     # a spawned child inherits 'spawn' as its default start method; DataLoader must see the user's
     # default (fork on Linux up to Python 3.13), as it would in the user's own program
     mp.set_start_method(payload.get("default_start_method") or "fork", force=True)
-    settings: MeasureSettings = payload["settings"]
-    if (
-        payload.get("path_map") is not None
-    ):  # the base side of `check --against`: the whole repository at the ref
+    if payload.get("path_map") is not None:
         remap(payload["path_map"], dltune_root=str(Path(__file__).resolve().parents[2]))
     try:
         spec = load_dataset(payload["target"], fresh=True)  # no state left over from an earlier trial
@@ -94,15 +92,25 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         cfg: LoaderConfig = payload["config"]
         dataset = spec.dataset if spec.is_iterable else note_indices(spec.dataset)
-        loader = build_loader(dataset, cfg, spec.extras)
+        return spec, build_loader(dataset, cfg, spec.extras)
     except (DltuneError, ValueError, TypeError) as exc:
         return {"failure": asdict(classify_rejection(exc))}
+
+
+def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Build the loader for one configuration and measure it. Returns a window or a failure."""
+    built = prepare(payload)
+    if isinstance(built, dict):
+        return built
+    spec, loader = built
+    settings: MeasureSettings = payload["settings"]
+    cfg: LoaderConfig = payload["config"]
     # the start-up transient: while the loop waits for the first batch, the other workers finish theirs
     # (a round) and, staggered by their start, part of the next; two rounds cover it. Skipping all
     # workers x prefetch_factor batches costs seconds at 64 workers and prefetch 4, for nothing: with a
     # loop that never waits on a step the queue does not fill up ahead of it.
     buffered = cfg.num_workers * min(cfg.prefetch_factor or 2, 2)
-    log = _capture_stderr()
+    log = capture_stderr()
     start_method = cfg.multiprocessing_context or mp.get_start_method()
     try:
         window = measure_loader(
@@ -110,7 +118,7 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
             settings,
             buffered,
             cpu=ProcessSampler(),
-            to_device=_device_copier(settings, cfg),
+            to_device=device_copier(settings, cfg),
             cycle=cfg.num_workers,
             count=sample_counter(loader, cfg.batch_size, cfg.drop_last, spec.is_iterable),
         )
@@ -118,7 +126,7 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
         shm = payload.get("shm_needed")
         time.sleep(0.2)  # let dying workers' signal handlers finish writing
         failure = classify_exception(
-            exc, shm_needed=shm, shm_free=payload.get("shm_free"), stderr=_tail_of(log)
+            exc, shm_needed=shm, shm_free=payload.get("shm_free"), stderr=tail_of(log)
         )
         return {"failure": asdict(failure)}
     return {"window": asdict(window), "start_method": start_method if cfg.num_workers else "main"}
@@ -253,9 +261,14 @@ def run_trial(
             out.result.get("start_method", ""),
         )
         return TrialResult(status=OK, metrics=metrics, raw=raw, **common)
+    f = failure_of(out, settings.timeout_s)
+    return TrialResult(status=f.status, reason=f.reason, hint=f.hint, **common)
+
+
+def failure_of(out: ChildOutcome, limit_s: float) -> Failure:
+    """What went wrong with a job that gave no answer of its kind: its own failure, or how it ended."""
     if out.result and "failure" in out.result:
         f = out.result["failure"]
-        return TrialResult(status=f["status"], reason=f["reason"], hint=f.get("hint"), **common)
+        return Failure(f["status"], f["reason"], f.get("hint"))
     note = f" (peak {human_bytes(out.peak_main + out.peak_workers)}, limit {human_bytes(out.memory_limit)})"
-    f2 = classify_exit(out.exitcode, watchdog=out.watchdog, limit_s=settings.timeout_s, memory_note=note)
-    return TrialResult(status=f2.status, reason=f2.reason, hint=f2.hint, **common)
+    return classify_exit(out.exitcode, watchdog=out.watchdog, limit_s=limit_s, memory_note=note)

@@ -35,6 +35,12 @@ def _tick(prog: Progress, task: TaskID, done: int, total: int) -> None:
         err.print(f"[{done}/{total}] trials measured")
 
 
+def _look(prog: Progress, task: TaskID, spent: float, budget: float, line: str | None) -> None:
+    prog.update(task, completed=min(spent, budget), total=budget)
+    if line and not Verbosity.quiet:  # a line per look of the sequential test, terminal or CI log
+        prog.console.print(f"[{spent:.0f}/{budget:.0f} s] {line}")
+
+
 @baseline_app.command("save")
 def baseline_save(
     dataset: str = typer.Argument(..., help="Dataset file (path/to/file.py[:attr])."),
@@ -66,7 +72,17 @@ def check(
     config: str | None = typer.Option(
         None, "--config", "-c", help="Configurations and settings (with --against; default ci)."
     ),
-    rounds: int | None = typer.Option(None, "--rounds", help="ABBA rounds / measurements per configuration."),
+    rounds: int | None = typer.Option(
+        None,
+        "--rounds",
+        help="With --baseline: measurements per configuration. With --against: at most this many ABBA rounds.",
+    ),
+    max_time: float | None = typer.Option(
+        None,
+        "--max-time",
+        help="With --against: seconds of measuring, all configurations together, before an undecided "
+        "configuration is called inconclusive (default 240).",
+    ),
     threshold: float | None = typer.Option(
         None,
         "--threshold",
@@ -96,6 +112,7 @@ def check(
         )
     config = config or project.config or "ci"
     rounds = rounds if rounds is not None else project.rounds
+    max_time = max_time if max_time is not None else project.max_time
     threshold = threshold if threshold is not None else project.threshold
     alpha = alpha if alpha is not None else (project.alpha if project.alpha is not None else 0.05)
     strict = strict if strict is not None else bool(project.strict)
@@ -110,6 +127,9 @@ def check(
 
         def tick(done: int, total: int) -> None:
             _tick(prog, task, done, total)
+
+        def look(spent: float, budget: float, line: str | None) -> None:
+            _look(prog, task, spent, budget, line)
 
         if baseline is not None:
             saved = load_baseline(baseline)
@@ -127,7 +147,8 @@ def check(
                 rounds=rounds,
                 threshold=threshold,
                 alpha=alpha,
-                on_progress=tick,
+                max_time=max_time,
+                on_progress=look,
             )
     if as_json:
         print(render.as_json(result))

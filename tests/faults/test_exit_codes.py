@@ -47,6 +47,8 @@ BAD_FLAGS = [
     (["check", DATASET, "--baseline", "b.json"], "--alpha", ["0", "1", "-0.5", "nan", "2"]),
     (["check", DATASET, "--baseline", "b.json"], "--threshold", ["0", "1.5", "nan"]),
     (["check", DATASET, "--baseline", "b.json"], "--rounds", ["0", "1"]),
+    (["check", DATASET, "--against", "HEAD"], "--max-time", ["0", "-5", "nan", "inf"]),
+    (["check", DATASET, "--against", "HEAD"], "--rounds", ["3"]),
     (["baseline", "save", DATASET], "--rounds", ["1", "0"]),
 ]
 

@@ -1,8 +1,4 @@
-"""Side-by-side measurement for the regression check: ABBA rounds, and old code from a git ref.
-
-Round r measures, per configuration, A then B when r is even and B then A when odd, so a slow
-drift of the machine weighs on both sides equally and each round gives one adjacent pair.
-"""
+"""The repository as it was at a git ref, in a temporary worktree: the base side of ``check --against``."""
 
 from __future__ import annotations
 
@@ -10,74 +6,13 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from dltune.bench.checkout import DEPENDENCY_FILES, PathMap
-from dltune.bench.trial import run_trial
 from dltune.engine.dataset_file import split_target
 from dltune.errors import BenchmarkError, UsageError
-from dltune.model import TrialResult
-from dltune.model.loader import LoaderConfig
-from dltune.model.settings import MeasureSettings
-
-Samples = dict[str, list[float]]
-
-
-def _rate(t: TrialResult, side: str) -> float:
-    if not t.ok or t.metrics is None:
-        raise BenchmarkError(f"the {side} side failed on {t.key}: {t.status}: {t.reason}", t.hint)
-    return t.metrics.samples_per_s
-
-
-def abba(
-    base: str,
-    candidate: str,
-    configs: Sequence[LoaderConfig],
-    settings: MeasureSettings,
-    rounds: int,
-    on_trial: Callable[[int, int], None] = lambda done, total: None,
-    trial_runner: Callable[..., TrialResult] = run_trial,
-    base_paths: PathMap | None = None,
-) -> tuple[Samples, Samples]:
-    """Throughputs of base and candidate per configuration key, measured in interleaved pairs.
-
-    ``base_paths``: the base side's trials import the repository from that worktree (see checkout)."""
-    extra = {"path_map": base_paths} if base_paths is not None else {}
-    a: Samples = {c.key(): [] for c in configs}
-    b: Samples = {c.key(): [] for c in configs}
-    total, done = rounds * len(configs) * 2, 0
-    for r in range(rounds):
-        for cfg in configs:
-            order = [("base", base), ("candidate", candidate)]
-            for side, target in order if r % 2 == 0 else order[::-1]:
-                kw = extra if side == "base" else {}
-                rate = _rate(trial_runner(target, cfg, settings, repeat=r, **kw), side)
-                (a if side == "base" else b)[cfg.key()].append(rate)
-                done += 1
-                on_trial(done, total)
-    return a, b
-
-
-def repeat(
-    target: str,
-    configs: Sequence[LoaderConfig],
-    settings: MeasureSettings,
-    rounds: int,
-    on_trial: Callable[[int, int], None] = lambda done, total: None,
-    trial_runner: Callable[..., TrialResult] = run_trial,
-) -> Samples:
-    """Throughputs of one target per configuration, configurations interleaved round by round."""
-    out: Samples = {c.key(): [] for c in configs}
-    total, done = rounds * len(configs), 0
-    for r in range(rounds):
-        for cfg in configs:
-            out[cfg.key()].append(_rate(trial_runner(target, cfg, settings, repeat=r), "current"))
-            done += 1
-            on_trial(done, total)
-    return out
-
 
 GIT_TIMEOUT_S = 120
 
