@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +52,10 @@ def project(tmp_path: Path) -> Path:
     return repo
 
 
-def check(repo: Path, ref: str) -> dict:  # type: ignore[type-arg]
+def check(repo: Path, ref: str, python: str = sys.executable, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
     r = subprocess.run(
         [
-            sys.executable,
+            python,
             "-m",
             "dltune",
             "check",
@@ -71,7 +72,7 @@ def check(repo: Path, ref: str) -> dict:  # type: ignore[type-arg]
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "PYTHONPATH": "."},
+        env=env if env is not None else {**os.environ, "PYTHONPATH": "."},
     )
     assert r.returncode in (0, 1), r.stderr[-3000:]
     return json.loads(r.stdout)  # type: ignore[no-any-return]
@@ -90,6 +91,56 @@ def test_a_slowdown_in_the_projects_package_fails_and_an_a_a_passes(tmp_path: Pa
     same = check(repo, "HEAD")
     assert same["verdict"] != "regression", same
     assert not same["notes"]
+
+
+SRC_PYPROJECT = """
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "demo-src-layout"
+version = "0"
+
+[tool.setuptools.packages.find]
+where = ["src"]
+"""
+
+
+@pytest.mark.slow
+def test_a_src_layout_installed_editable_is_checked_at_the_ref_too(tmp_path: Path) -> None:
+    """src/pkg installed editable (pip install -e .) in a virtual environment, no PYTHONPATH: the
+    base side imports src/pkg from the worktree at the ref, through the editable install's root."""
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "src" / "pkg" / "__init__.py").write_text("")
+    (repo / "src" / "pkg" / "transforms.py").write_text(TRANSFORMS.format(n=2000))
+    (repo / "data" / "ds.py").write_text(DS)
+    (repo / "check.toml").write_text(QUICK_CHECK)
+    (repo / "pyproject.toml").write_text(SRC_PYPROJECT)
+    (repo / ".gitignore").write_text("*.egg-info/\nbuild/\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "base")
+    # a new environment that also sees this one's packages (torch, dltune, pip, setuptools), this one
+    # being a virtual environment or not, and gets the editable install of its own
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    own = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    lines = [f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages()]
+    (own / "_parent_environment.pth").write_text("".join(lines))
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(repo)],
+        check=True,
+        capture_output=True,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    (repo / "src" / "pkg" / "transforms.py").write_text(TRANSFORMS.format(n=8000))  # 4x the work
+    git(repo, "commit", "-qam", "slower transforms")
+    assert check(repo, "HEAD~1", python, env)["verdict"] == "regression"
+    assert check(repo, "HEAD", python, env)["verdict"] != "regression"
 
 
 def test_remap_puts_the_worktree_first_and_moves_into_it(

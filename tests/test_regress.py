@@ -76,7 +76,9 @@ class FakeSide:
         self.log, self.rates, self.clock, self.noise, self.pair_effect = log, rates, clock, noise, pair_effect
         self.made = 0
 
-    def __call__(self, name, target, config, settings, path_map, hash_seed, cpus):  # the Side factory
+    def __call__(
+        self, name, target, config, settings, path_map, hash_seed, cpus, worker_cpus
+    ):  # the Side factory
         self.made += 1
         side = FakeSide(self.log, self.rates, self.clock, self.noise, self.pair_effect)
         side.name, side.key, side.windows, side.seed, side.cpus = name, config.key(), 0, hash_seed, cpus

@@ -77,9 +77,7 @@ def open_job(payload: dict[str, Any]) -> dict[str, Any]:
     built = prepare(payload)
     if isinstance(built, dict):
         return built
-    spec, loader = built
-    cfg: LoaderConfig = payload["config"]
-    settings: MeasureSettings = payload["settings"]
+    spec, loader, cfg, settings = built
     _LIVE.clear()
     _LIVE.update(
         loader=loader,
@@ -95,7 +93,20 @@ def open_job(payload: dict[str, Any]) -> dict[str, Any]:
         next(_LIVE["stream"])  # the workers start here, not in the first window
     except Exception as exc:
         return {"failure": asdict(classify_exception(exc, stderr=tail_of(_LIVE["log"])))}
+    _pin_workers(payload.get("worker_cpus"))
     return {KEEP_WORKERS: True}
+
+
+def _pin_workers(cpus: list[int] | None) -> None:
+    """Worker k of this loader on core k (mod the cores): the other side's worker k shares that core."""
+    import psutil
+
+    if not cpus:
+        return
+    with contextlib.suppress(psutil.Error, OSError, AttributeError):
+        workers = sorted(psutil.Process().children(), key=lambda p: p.pid)
+        for k, worker in enumerate(workers):
+            worker.cpu_affinity([cpus[k % len(cpus)]])
 
 
 def window_job(payload: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +159,7 @@ class LiveSide:
         path_map: PathMap | None = None,
         hash_seed: str = "0",
         cpus: list[int] | None = None,
+        worker_cpus: list[int] | None = None,
     ) -> None:
         from dltune.bench.trial import DEFAULT_START_METHOD, memory_budget
 
@@ -165,6 +177,7 @@ class LiveSide:
             "default_start_method": DEFAULT_START_METHOD,
             "path_map": path_map,
             "cpus": cpus,
+            "worker_cpus": worker_cpus,
         }
         self._proc = WatchedProcess(env={"PYTHONHASHSEED": hash_seed})
 
@@ -207,7 +220,7 @@ Side = Callable[..., Any]
 """Makes a side, called ``(name, target, config, settings, path_map, hash_seed, cpus)``: LiveSide, or a
 fake in tests (a context manager with ``start()``, ``open()``, ``opened()``, ``window(s)``, ``rate()``)."""
 
-BLOCK_PAIRS = 13
+BLOCK_PAIRS = 8
 """Pairs of windows per pair of processes, the first of them a warm-up (discarded)."""
 
 
@@ -275,13 +288,17 @@ def duel(
             seed = str(seeds.randrange(2**32))
             logs: list[float] = []
             # a side in one process (no workers) would stay on one core, the other side on another, and
-            # the cores' speeds differ: both go on the same core, taking turns; with workers all cores
+            # the cores' speeds differ: both go on the same core, taking turns. With workers, worker k
+            # of each side goes on core k (rotated per block): a slow core slows both sides alike.
             cpus = [usable[b % len(usable)]] if cfg.num_workers == 0 else None
+            worker_cpus = (
+                None if cfg.num_workers == 0 else usable[b % len(usable) :] + usable[: b % len(usable)]
+            )
             with contextlib.ExitStack() as stack:
                 sides = {
                     name: stack.enter_context(
                         side(name, base if name == "base" else candidate, cfg, settings,
-                             base_paths if name == "base" else None, seed, cpus)
+                             base_paths if name == "base" else None, seed, cpus, worker_cpus)
                     )
                     for name in names
                 }  # fmt: skip

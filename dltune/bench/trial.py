@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dltune.bench.checkout import PathMap, remap
 from dltune.bench.child import ChildOutcome, WatchedProcess, run_child
@@ -72,9 +72,16 @@ def device_copier(settings: MeasureSettings, cfg: LoaderConfig) -> Callable[[Any
     return copy
 
 
-def prepare(payload: dict[str, Any]) -> tuple[Any, Any] | dict[str, Any]:
-    """In the child: load the dataset file and build the configuration's loader -> (spec, loader), or a
-    failure answer. The base side of ``check --against`` first remaps the repository to the worktree."""
+class Built(NamedTuple):
+    spec: Any
+    loader: Any
+    config: LoaderConfig
+    settings: MeasureSettings
+
+
+def prepare(payload: dict[str, Any]) -> Built | dict[str, Any]:
+    """In the child: load the dataset file and build the configuration's loader, or a failure answer.
+    The base side of ``check --against`` first remaps the repository to the worktree."""
     from dltune.engine.build import build_loader
     from dltune.engine.dataset_file import load_dataset
     from dltune.errors import DltuneError
@@ -92,7 +99,7 @@ def prepare(payload: dict[str, Any]) -> tuple[Any, Any] | dict[str, Any]:
     try:
         cfg: LoaderConfig = payload["config"]
         dataset = spec.dataset if spec.is_iterable else note_indices(spec.dataset)
-        return spec, build_loader(dataset, cfg, spec.extras)
+        return Built(spec, build_loader(dataset, cfg, spec.extras), cfg, payload["settings"])
     except (DltuneError, ValueError, TypeError) as exc:
         return {"failure": asdict(classify_rejection(exc))}
 
@@ -102,9 +109,7 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
     built = prepare(payload)
     if isinstance(built, dict):
         return built
-    spec, loader = built
-    settings: MeasureSettings = payload["settings"]
-    cfg: LoaderConfig = payload["config"]
+    spec, loader, cfg, settings = built
     # the start-up transient: while the loop waits for the first batch, the other workers finish theirs
     # (a round) and, staggered by their start, part of the next; two rounds cover it. Skipping all
     # workers x prefetch_factor batches costs seconds at 64 workers and prefetch 4, for nothing: with a

@@ -26,7 +26,8 @@ def _cells(v: ConfigVerdict) -> list[str]:
     return [v.key, base, cand, change, interval, p]
 
 
-HEADER = ["configuration", "baseline samples/s", "current samples/s", "change", "95% interval", "p (slower)"]
+HEADER = ["configuration", "baseline samples/s", "current samples/s", "change", "interval", "p (slower)"]
+"""The interval is 95% against a stored baseline; side by side it is at the deciding look's level (the reason says)."""
 
 
 def headline(r: CheckResult) -> str:
