@@ -247,6 +247,7 @@ def test_check_cli_end_to_end(tmp_path: Path) -> None:
     )
     assert r.returncode == 1, r.stderr
     assert json.loads(r.stdout)["verdict"] == "regression"
+    assert "process pairs" in r.stderr and "regression" in r.stderr  # a log line per look, also in CI logs
     assert 'failures="1"' in (tmp_path / "j.xml").read_text() and "regression" in summary.read_text()
     # baseline mode: save from the slow version, check the same slow version: no alarm
     base = tmp_path / "base.json"
