@@ -10,7 +10,7 @@ workers, 0.09 with two, measured the same way).
 
 Each window first takes the batches the side's workers prefetched while it was idle, untimed, then
 times whole rounds of ``num_workers`` batches; after a window the parent waits for that side's workers
-to refill their queue (``SETTLE``), so that the other side's next window does not share the CPU with it.
+to refill their queue. (Superseded: both sides now run their windows at the same time; see ``duel``.)
 Both sides' interpreters start with the same ``PYTHONHASHSEED``: with a random one each, the same code
 in two processes ran a steady 1-3% apart for the whole run (dict and set layouts differ), a bias no
 number of rounds averages out (A/A runs of the same harness: Hodges-Lehmann log-ratio -0.032 to
@@ -268,7 +268,7 @@ def duel(
     ``max_time`` (the time left split evenly over the configurations left) is spent.
 
     A configuration is measured in blocks: a fresh pair of processes (both with the same, per-block
-    hash seed), ``BLOCK_ROUNDS`` ABBA rounds, the first discarded. A process pair can run a steady
+    hash seed), ``BLOCK_PAIRS`` window pairs run together, the first discarded. A process pair can run a steady
     percent or two apart for reasons no round in it can see (where its memory and workers landed), so
     the block, not the round, is the unit the test counts: that difference becomes part of the
     noise the test sees instead of a bias it cannot."""
