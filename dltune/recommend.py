@@ -26,6 +26,7 @@ from dltune.model import (
     ScalingPoint,
     TrialResult,
 )
+from dltune.node import node_plan
 from dltune.race import settled
 from dltune.stats import summarize
 from dltune.units import human_bytes
@@ -199,6 +200,7 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
     if step_ms and chosen.stall_fraction is not None:
         keeps_up = chosen.stall_fraction < 0.05
     cfg = chosen.config
+    plan = node_plan(run, chosen)
     return Recommendation(
         target=run.target,
         run=run.name,
@@ -206,7 +208,9 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
         best=best,
         ties=[s.key for s in ties if s.key != chosen.key],
         loader=cfg.loader_kwargs(),
-        code=cfg.to_code(from_file=run.preflight.from_file if run.preflight else ()),
+        code=(plan.rank_config if plan else cfg).to_code(
+            from_file=run.preflight.from_file if run.preflight else ()
+        ),
         defaults=defaults,
         cores_rule=cores_rule,
         speedup_vs_defaults=chosen.rate / defaults.rate if defaults and defaults.rate else None,
@@ -226,6 +230,7 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
         tuned=replace(run.tuning, predictions={}) if run.tuning else None,
         search=run.search,
         incomplete=not run.complete,
+        node=plan,
     )
 
 

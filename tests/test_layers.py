@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dltune"
 LAYERS: list[set[str]] = [
     {"errors", "units", "version"},
     {"model"},  # the typed data model
-    {"interval", "stats", "sequential", "race", "search", "tune_model"},  # pure algorithms
+    {"interval", "stats", "sequential", "race", "search", "tune_model", "node"},  # pure algorithms
     {"store", "recommend", "diagnose", "regress", "report"},  # decisions and files: no torch
     {"hardware", "engine"},  # the machine and the loader engine
     {"bench"},  # measuring

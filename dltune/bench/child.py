@@ -24,8 +24,10 @@ import gc
 import importlib
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import traceback
 import types
@@ -67,10 +69,16 @@ def _detach() -> None:
     OOM kill, segfault); and die with the parent, however it ends (Linux: PR_SET_PDEATHSIG)."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Be killed when the parent process ends, however it ends (Linux: PR_SET_PDEATHSIG)."""
     if sys.platform.startswith("linux"):
+        parent = os.getppid()
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:  # the parent died before the line above: do not outlive it
+        if os.getppid() != parent:  # the parent died before the line above: do not outlive it
             os._exit(1)
 
 
@@ -199,6 +207,7 @@ class WatchedProcess:
         self._conn: Any = None
         self._submitted = 0.0
         self._watched: psutil.Process | None = None
+        self._tmp: str | None = None
         self.started = 0
         """How many interpreters this object has started (a test and a benchmark read it)."""
 
@@ -219,7 +228,10 @@ class WatchedProcess:
         ctx = _context()
         mine, theirs = ctx.Pipe(duplex=True)
         proc = ctx.Process(target=_serve, args=(theirs,), daemon=False)
-        with _main_not_rerun(), _environment(self._env):
+        # the child's temporary files (multiprocessing's pymp-* folders, which killed workers leave
+        # behind, torchelastic's logs, the dataset's own) live in a folder removed with the child
+        self._tmp = tempfile.mkdtemp(prefix="dltune-child-")
+        with _main_not_rerun(), _environment({**self._env, "TMPDIR": self._tmp}):
             proc.start()
         theirs.close()
         self._proc, self._conn, self._watched = proc, mine, psutil.Process(proc.pid)
@@ -313,6 +325,9 @@ class WatchedProcess:
         kill_group(proc.pid)  # workers that outlived a child killed by the kernel
         with contextlib.suppress(OSError):
             conn.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
 
 def run_child(job: str, payload: dict[str, Any], **watch: Any) -> ChildOutcome:

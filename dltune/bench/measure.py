@@ -142,6 +142,7 @@ def measure_loader(
     to_device: Callable[[Any], None] | None = None,
     cycle: int = 1,
     count: Counter | None = None,
+    linger: Callable[[], bool] | None = None,
 ) -> Window:
     """Iterate ``loader`` for as many epochs as needed and time the steady-state window.
 
@@ -153,6 +154,8 @@ def measure_loader(
     interval spans whole rounds. Past its minimums the window grows until the interval's relative
     half-width is at most ``settings.precision`` (or ``max_seconds``).
     ``count(batch, k)``: the samples in the k-th batch (1-based) of its epoch (``sample_counter``).
+    ``linger()``: called after the window until it returns True, loading on (untimed) meanwhile: ranks
+    measured together keep their load on the machine until every rank's window has ended.
     """
     count = count or guess_count
     rnd = max(1, cycle)
@@ -253,5 +256,10 @@ def measure_loader(
         main, workers = ProcessSampler.between(snap0, cpu.snapshot())
         w.cpu = {"main_pct": 100 * main / w.window_s, "workers_pct": 100 * workers / w.window_s}
         w.pss = cpu.pss()  # while the workers are still alive
+    while linger is not None and not linger():
+        try:
+            next(it)
+        except StopIteration:
+            it = iter(loader)
     del it
     return w

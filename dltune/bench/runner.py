@@ -17,6 +17,7 @@ from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.climb import climb, edge_notes, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
+from dltune.bench.ranks import run_node_trial
 from dltune.bench.recorder import Recorder, TrialRunner
 from dltune.bench.space import Planned, expand
 from dltune.bench.trial import PREFLIGHT_JOB, memory_budget, run_trial
@@ -67,7 +68,7 @@ def preflight(target: str, settings: MeasureSettings, process: WatchedProcess | 
 
 
 def plan(run: RunResult, hw: HardwareFacts, space: SweepSpace) -> tuple[list[Planned], list[Pruned]]:
-    return expand(space, hw, run.preflight or Preflight())
+    return expand(space, hw, run.preflight or Preflight(), run.settings.nproc_per_node)
 
 
 def resume_inputs(run: RunResult) -> tuple[SweepSpace, MeasureSettings, HardwareFacts]:
@@ -138,7 +139,10 @@ def run_bench(
 ) -> tuple[RunResult, Path]:
     """Measure every planned configuration (``settings.repeats`` times, interleaved), saving as it goes;
     then extend the worker axis when the best sits on its edge, and settle the close candidates side by
-    side (``confirm``; see dltune.bench.confirm)."""
+    side (``confirm``; see dltune.bench.confirm). With ranks (``settings.ranked``) every trial
+    measures all of them at once (dltune.bench.ranks)."""
+    if settings.ranked and trial_runner is run_trial:
+        trial_runner = run_node_trial
     if resume is not None and resume_dir is not None:
         with locked(resume_dir):  # held from the first write: a second dltune resuming it is refused
             run, folder, planned, pruned = _planned(resume, resume_dir, hardware, space)

@@ -97,6 +97,7 @@ def space_from_dict(d: dict[str, Any]) -> SweepSpace:
         "loader",
         "references",
         "max_workers",
+        "threads",
     }
     for k in d:
         if k not in known:
@@ -127,6 +128,10 @@ def space_from_dict(d: dict[str, Any]) -> SweepSpace:
         kw["references"] = d["references"]
     if "max_workers" in d:
         (kw["max_workers"],) = _tuple(d["max_workers"], "max_workers", int)
+    if "threads" in d:
+        kw["threads"] = _tuple(d["threads"], "threads", int)
+        if any(t < 1 for t in kw["threads"]):
+            raise ConfigError("space.threads", f"{d['threads']!r}: threads are integers >= 1")
     return SweepSpace(**kw)
 
 
@@ -164,12 +169,19 @@ def _pinnings(space: SweepSpace, gpu: bool) -> list[tuple[str, str | None]]:
     return [("off", None), ("pin_memory", None if gpu else no_gpu)]
 
 
-def expand(space: SweepSpace, hw: HardwareFacts, ds: Preflight) -> tuple[list[Planned], list[Pruned]]:
-    """Every configuration of the space that can run here, and every one dropped with its reason."""
+def expand(
+    space: SweepSpace, hw: HardwareFacts, ds: Preflight, ranks: int = 1
+) -> tuple[list[Planned], list[Pruned]]:
+    """Every configuration of the space that can run here, and every one dropped with its reason.
+
+    With ``ranks`` loaders on the machine (``--nproc-per-node``), the automatic worker counts are
+    planned against each rank's share of the cores, and /dev/shm must hold every rank's batches."""
     base = LoaderConfig.from_dict(space.base) if space.base else LoaderConfig()
     pruned: list[Pruned] = []
     workers: tuple[int, ...] = (
-        auto_workers(hw.cpu.usable) if isinstance(space.workers, str) else tuple(space.workers)
+        auto_workers(max(1, hw.cpu.usable // ranks))
+        if isinstance(space.workers, str)
+        else tuple(space.workers)
     )
     if space.max_workers is not None:
         over = [w for w in workers if w > space.max_workers]
@@ -194,7 +206,7 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: Preflight) -> tuple[list[Pl
         if key in planned:
             return
         if reason is None:
-            reason = _shm_reason(cfg, hw, ds)
+            reason = _shm_reason(cfg, hw, ds, ranks)
         if reason is None:
             try:
                 validate(
@@ -214,10 +226,10 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: Preflight) -> tuple[list[Pl
             return
         planned[key] = Planned(cfg, role)
 
-    for bs, w in itertools.product(batch_sizes, workers):
+    for bs, w, th in itertools.product(batch_sizes, workers, space.threads):
         if w == 0:
             for pin, why in _pinnings(space, hw.has_gpu):
-                consider(replace(base, batch_size=bs, num_workers=0, pinning=pin), SWEEP, why)
+                consider(replace(base, batch_size=bs, num_workers=0, pinning=pin, threads=th), SWEEP, why)
             continue
         for pf, pers, sm, (pin, why) in itertools.product(
             space.prefetch_factor, space.persistent_workers, space.start_method, _pinnings(space, hw.has_gpu)
@@ -230,6 +242,7 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: Preflight) -> tuple[list[Pl
                 persistent_workers=pers,
                 multiprocessing_context=sm,
                 pinning=pin,
+                threads=th,
             )
             consider(cfg, SWEEP, why)
     if space.references:
@@ -241,14 +254,14 @@ def expand(space: SweepSpace, hw: HardwareFacts, ds: Preflight) -> tuple[list[Pl
     return list(planned.values()), pruned
 
 
-def _shm_reason(cfg: LoaderConfig, hw: HardwareFacts, ds: Preflight) -> str | None:
+def _shm_reason(cfg: LoaderConfig, hw: HardwareFacts, ds: Preflight, ranks: int = 1) -> str | None:
     """Batches in flight live in /dev/shm: drop configurations that cannot fit."""
     if not cfg.num_workers or not ds.bytes_per_sample or not cfg.batch_size or not hw.memory.shm_total:
         return None
-    need = shm_needed(cfg, ds.bytes_per_sample)
+    need = ranks * shm_needed(cfg, ds.bytes_per_sample)
     if need > 0.9 * hw.memory.shm_free:
         return (
-            f"{cfg.num_workers} workers x prefetch {cfg.prefetch_factor or 2} x {cfg.batch_size} samples "
+            f"{f'{ranks} ranks x ' if ranks > 1 else ''}{cfg.num_workers} workers x prefetch {cfg.prefetch_factor or 2} x {cfg.batch_size} samples "
             f"need about {human_bytes(need)} of /dev/shm, and {human_bytes(hw.memory.shm_free)} is free"
         )
     return None

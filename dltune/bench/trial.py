@@ -84,6 +84,7 @@ def prepare(payload: dict[str, Any]) -> Built | dict[str, Any]:
     The base side of ``check --against`` first remaps the repository to the worktree."""
     from dltune.engine.build import build_loader
     from dltune.engine.dataset_file import load_dataset
+    from dltune.engine.sharding import for_rank
     from dltune.errors import DltuneError
 
     _quiet()
@@ -98,7 +99,15 @@ def prepare(payload: dict[str, Any]) -> Built | dict[str, Any]:
         return {"failure": asdict(Failure("failed", exc.message, exc.hint))}
     try:
         cfg: LoaderConfig = payload["config"]
-        dataset = spec.dataset if spec.is_iterable else note_indices(spec.dataset)
+        dataset = spec.dataset
+        if payload.get("shard") is not None:  # one rank of several: its shard (dltune.engine.sharding)
+            rank, world = payload["shard"]
+            file_sampler = spec.extras.sampler is not None or spec.extras.batch_sampler is not None
+            dataset, cfg = for_rank(
+                dataset, cfg, rank, world, iterable=spec.is_iterable, file_sampler=file_sampler
+            )
+        if not spec.is_iterable:
+            dataset = note_indices(dataset)
         return Built(spec, build_loader(dataset, cfg, spec.extras), cfg, payload["settings"])
     except (DltuneError, ValueError, TypeError) as exc:
         return {"failure": asdict(classify_rejection(exc))}
@@ -109,6 +118,14 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
     built = prepare(payload)
     if isinstance(built, dict):
         return built
+    return measure_built(built, payload)
+
+
+def measure_built(
+    built: Built, payload: dict[str, Any], linger: Callable[[], bool] | None = None
+) -> dict[str, Any]:
+    """Measure a built loader: ``{"window": ..., "start_method": ...}`` or ``{"failure": ...}``.
+    ``linger``: see measure_loader (ranks keep loading until every rank's window has ended)."""
     spec, loader, cfg, settings = built
     # the start-up transient: while the loop waits for the first batch, the other workers finish theirs
     # (a round) and, staggered by their start, part of the next; two rounds cover it. Skipping all
@@ -126,6 +143,7 @@ def trial_job(payload: dict[str, Any]) -> dict[str, Any]:
             to_device=device_copier(settings, cfg),
             cycle=cfg.num_workers,
             count=sample_counter(loader, cfg.batch_size, cfg.drop_last, spec.is_iterable),
+            linger=linger,
         )
     except Exception as exc:
         shm = payload.get("shm_needed")

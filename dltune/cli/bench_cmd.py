@@ -36,6 +36,21 @@ def bench(
     max_workers: int | None = typer.Option(
         None, "--max-workers", help="Measure no configuration with more workers than this."
     ),
+    threads: str | None = typer.Option(
+        None, "--threads", help="Intra-op threads per loading process to sweep, e.g. 1,2 (default: torch's)."
+    ),
+    nproc_per_node: str | None = typer.Option(
+        None,
+        "--nproc-per-node",
+        help="Ranks per machine, each with its own loader, measured together (torchrun's); or auto.",
+    ),
+    nnodes: int | None = typer.Option(
+        None, "--nnodes", help="Machines taking part (run the same command on each); needs --rdzv-endpoint."
+    ),
+    rdzv_endpoint: str | None = typer.Option(
+        None, "--rdzv-endpoint", help="host:port where the machines meet (torchrun's c10d rendezvous)."
+    ),
+    rdzv_id: str | None = typer.Option(None, "--rdzv-id", help="A run id shared by every machine."),
     out_dir: Path = typer.Option(DEFAULT_ROOT, "--out", help="Folder for run results."),
     name: str | None = typer.Option(None, "--name", help="Run name (default: the dataset file's name)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
@@ -56,6 +71,11 @@ def bench(
         timeout=timeout,
         max_memory=max_memory,
         max_workers=max_workers,
+        threads=threads,
+        nproc_per_node=nproc_per_node,
+        nnodes=nnodes,
+        rdzv_endpoint=rdzv_endpoint,
+        rdzv_id=rdzv_id,
         out_dir=out_dir,
         name=name,
         resume=resume,

@@ -17,7 +17,7 @@ from dltune.bench.runner import Event, resume_inputs, run_bench
 from dltune.bench.space import load_space, with_overrides
 from dltune.bench.tune import run_tune
 from dltune.cli.console import err
-from dltune.cli.options import bool_list, byte_size, int_list
+from dltune.cli.options import bool_list, byte_size, int_list, ranks_per_node
 from dltune.cli.progress import SweepProgress
 from dltune.engine.dataset_file import fingerprint, same_target
 from dltune.errors import ConfigError, Terminated, UsageError
@@ -40,9 +40,19 @@ def resolve_space(
     timeout: float | None = None,
     max_memory: str | None = None,
     max_workers: int | None = None,
+    threads: str | None = None,
+    nproc_per_node: str | None = None,
+    nnodes: int | None = None,
+    rdzv_endpoint: str | None = None,
+    rdzv_id: str | None = None,
 ) -> tuple[SweepSpace, MeasureSettings]:
     """The config file's space and settings, with the command-line flags on top."""
     space, settings = load_space(config)
+    if nnodes is not None and nnodes > 1 and not rdzv_endpoint:
+        raise UsageError(
+            f"--nnodes {nnodes} needs --rdzv-endpoint: the host:port where the machines meet",
+            "run the same command on every machine with --rdzv-endpoint HOST:PORT (HOST: one of them)",
+        )
     methods = start_methods(start_method)
     if pin_memory is not None and pin_memory not in ("auto", "on", "off", "both"):
         raise UsageError(
@@ -59,8 +69,13 @@ def resolve_space(
         persistent_workers=bool_list(persistent, "--persistent"),
         start_method=methods,
         max_workers=max_workers,
+        threads=int_list(threads, "--threads", lowest=1),
     )
     changes: dict[str, Any] = {
+        "nproc_per_node": ranks_per_node(nproc_per_node, lambda: len(probe().gpus)),
+        "nnodes": nnodes,
+        "rdzv_endpoint": rdzv_endpoint,
+        "rdzv_id": rdzv_id,
         "step_ms": step_ms,
         "repeats": repeats,
         "timeout_s": timeout,
@@ -79,6 +94,8 @@ def resolve_space(
 
 
 FLAGS = {
+    "nnodes": "--nnodes",
+    "rdzv_endpoint": "--rdzv-endpoint",
     "step_ms": "--step-ms",
     "repeats": "--repeats",
     "timeout_s": "--timeout",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from dltune.errors import UsageError
 from dltune.units import parse_bytes
 
@@ -39,3 +42,19 @@ def byte_size(text: str | None, flag: str) -> int | None:
         return parse_bytes(text)
     except (ValueError, OverflowError):
         raise UsageError(f"{flag} {text!r} is not a size", f"e.g. {flag} 8G or {flag} 512M") from None
+
+
+def ranks_per_node(text: str | None, visible_gpus: Callable[[], int]) -> int | None:
+    """``--nproc-per-node``: an integer >= 1, or 'auto': LOCAL_WORLD_SIZE when dltune itself runs under
+    torchrun, else the visible GPUs (1 without any)."""
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        env = os.environ.get("LOCAL_WORLD_SIZE", "")
+        return int(env) if env.isdigit() and int(env) > 0 else max(1, visible_gpus())
+    if not text.strip().isdigit() or int(text) < 1:
+        raise UsageError(
+            f"--nproc-per-node {text!r} is not a number of ranks",
+            "give an integer >= 1 (the ranks torchrun starts per machine) or auto",
+        )
+    return int(text)

@@ -12,6 +12,7 @@ from dltune.engine.collate import COLLATE
 from dltune.engine.dataset_file import DatasetSpec, load_dataset
 from dltune.engine.pinning import PINNING, DevicePrefetcher, PinningStrategy
 from dltune.engine.samplers import BATCH_SAMPLERS, SAMPLERS
+from dltune.engine.threads import WorkerThreads
 from dltune.engine.wrapper import LoaderWrapper
 from dltune.model.loader import LoaderConfig
 
@@ -27,6 +28,7 @@ __all__ = [
     "LoaderConfig",
     "LoaderWrapper",
     "PinningStrategy",
+    "WorkerThreads",
     "build_loader",
     "load_dataset",
     "make_batch_sampler",

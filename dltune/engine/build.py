@@ -14,6 +14,7 @@ from dltune.engine.config import validate as validate_config
 from dltune.engine.pinning import PINNING
 from dltune.engine.samplers import BATCH_SAMPLERS, SAMPLERS
 from dltune.engine.seeding import SeedWorkers, loader_generator, seed_main_process
+from dltune.engine.threads import WorkerThreads
 from dltune.engine.wrapper import LoaderWrapper
 from dltune.errors import ConfigError
 
@@ -139,6 +140,8 @@ def build_loader(
             seed_main_process(seed)
     elif extras.worker_init_fn is not None:
         kwargs["worker_init_fn"] = extras.worker_init_fn
+    if config.threads and config.num_workers:
+        kwargs["worker_init_fn"] = WorkerThreads(config.threads, kwargs.get("worker_init_fn"))
     if not SUPPORTS_IN_ORDER:
         kwargs.pop("in_order", None)
     loader: Any = DataLoader(dataset, **kwargs)

@@ -10,11 +10,14 @@ Nothing here imports torch: recommend, regress, report and store work on saved r
 from dltune.model.baseline import Baseline, BaselineEntry
 from dltune.model.hardware import CpuFacts, GpuFacts, H2DRate, HardwareFacts, MemoryFacts
 from dltune.model.loader import LoaderConfig
+from dltune.model.metrics import Metrics, Raw
+from dltune.model.node import NodeFigures, NodeSection, RankResult
 from dltune.model.preflight import Preflight
 from dltune.model.recommendation import (
     Bottleneck,
     ConfigStat,
     Constraints,
+    NodePlan,
     PredictionRow,
     Recommendation,
     ScalingPoint,
@@ -31,8 +34,6 @@ from dltune.model.results import (
     SHM,
     SWEEP,
     TIMEOUT,
-    Metrics,
-    Raw,
     RunResult,
     TrialResult,
 )
@@ -66,11 +67,15 @@ __all__ = [
     "MeasureSettings",
     "MemoryFacts",
     "Metrics",
+    "NodeFigures",
+    "NodePlan",
+    "NodeSection",
     "Prediction",
     "PredictionRow",
     "Preflight",
     "Pruned",
     "RaceRecord",
+    "RankResult",
     "Raw",
     "Recommendation",
     "RunResult",

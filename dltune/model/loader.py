@@ -54,6 +54,10 @@ class LoaderConfig:
     multiprocessing_context: str | None = None
     in_order: bool = True
     seed: int | None = None
+    threads: int | None = None
+    """Intra-op threads of each loading process: ``torch.set_num_threads`` in every worker (through
+    ``worker_init_fn``; DataLoader's own default is 1) and, under torchrun, ``OMP_NUM_THREADS`` for the
+    ranks. None: leave torch's defaults."""
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -132,6 +136,8 @@ class LoaderConfig:
                 parts.append(name.rpartition(":")[2])
         if not self.in_order:
             parts.append("unordered")
+        if self.threads:
+            parts.append(f"t{self.threads}")
         return "-".join(parts)
 
     def label(self) -> str:
@@ -184,7 +190,7 @@ class LoaderConfig:
             "sampler": bool(self.sampler or self.batch_sampler),
             "batch_sampler": bool(self.sampler or self.batch_sampler),
             "collate_fn": bool(self.collate),
-            "worker_init_fn": False,
+            "worker_init_fn": bool(self.threads and self.num_workers),
         }
         args += [f"{name}={name}" for name in from_file if not replaced.get(name, False)]
         if self.sampler:
@@ -200,6 +206,9 @@ class LoaderConfig:
             args.append(
                 f"collate_fn=dltune.make_collate({self.collate!r}{_params(self.collate_params, None)})"
             )
+        if self.threads and self.num_workers:
+            inner = ", worker_init_fn" if "worker_init_fn" in from_file else ""
+            args.append(f"worker_init_fn=dltune.WorkerThreads({self.threads}{inner})")
         kwargs = self.loader_kwargs()
         if "batch_sampler" in from_file and not replaced["batch_sampler"]:
             for k in ("batch_size", "shuffle", "drop_last"):
@@ -220,7 +229,7 @@ def _params(params: Mapping[str, Any], seed: int | None) -> str:
 
 _BOOL = {"shuffle", "drop_last", "persistent_workers", "in_order"}
 _INT = {"num_workers"}
-_OPT_INT = {"batch_size", "prefetch_factor", "seed"}
+_OPT_INT = {"batch_size", "prefetch_factor", "seed", "threads"}
 _OPT_STR = {"sampler", "batch_sampler", "collate", "multiprocessing_context"}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from dltune.model.hardware import HardwareFacts
 from dltune.model.loader import LoaderConfig
+from dltune.model.node import NodeFigures, RankResult
 from dltune.model.trace import Search, Tuning
 
 
@@ -76,6 +77,23 @@ class ScalingPoint:
 
 
 @dataclass(frozen=True)
+class NodePlan:
+    """For a run with ranks: what every rank uses and how to launch them, with the node's figures."""
+
+    nproc_per_node: int
+    nnodes: int
+    rank_config: LoaderConfig
+    """Each rank's configuration (its sampler shards the dataset: 'distributed' unless the file brings one)."""
+    torchrun: str
+    """The launch line, environment included."""
+    env: dict[str, str]
+    figures: NodeFigures
+    """The chosen configuration's node figures (its last measured trial)."""
+    ranks: tuple[RankResult, ...]
+    why: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Recommendation:
     target: str
     run: str
@@ -108,8 +126,11 @@ class Recommendation:
     """How the best was found: timed stages, the worker ceiling, the side-by-side race, notes."""
     incomplete: bool = False
     """The run was interrupted: configurations it planned were never measured."""
+    node: NodePlan | None = None
+    """With ranks (``--nproc-per-node``): the per-rank configuration, the torchrun line, the node's figures."""
 
     @property
     def loader_config(self) -> LoaderConfig:
-        """The chosen configuration as a LoaderConfig (what ``dltune.build_loader`` takes)."""
-        return self.chosen.config
+        """The chosen configuration as a LoaderConfig (what ``dltune.build_loader`` takes); for a node,
+        each rank's (under torchrun its sampler reads the rank and world size from the process group)."""
+        return self.node.rank_config if self.node else self.chosen.config

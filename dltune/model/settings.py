@@ -39,6 +39,20 @@ class MeasureSettings:
     """Where batches go: 'auto' (cuda when present), 'cuda', 'cuda:1' or 'none' (stay on the host)."""
     warmup_batches: int | None = None
     """Batches skipped before the window; None means the ones buffered at start-up (workers x prefetch_factor)."""
+    nproc_per_node: int = 1
+    """Ranks per machine, each with its own DataLoader, measured at the same time (started by
+    torch.distributed's elastic agent, as torchrun starts them)."""
+    nnodes: int = 1
+    """Machines taking part; above 1 every machine runs the same dltune command with ``rdzv_endpoint``."""
+    rdzv_endpoint: str = ""
+    """host:port of torchrun's c10d rendezvous for several machines ('' on one machine: 127.0.0.1)."""
+    rdzv_id: str = ""
+    """The run id every machine of a multi-node run shares (torchrun's --rdzv-id)."""
+
+    @property
+    def ranked(self) -> bool:
+        """Measured with ranks (torch.distributed), not as one loader in one process."""
+        return self.nproc_per_node > 1 or self.nnodes > 1
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], table: str = "measure") -> MeasureSettings:
@@ -80,6 +94,13 @@ class MeasureSettings:
             ),
             ("memory_limit", self.memory_limit is None or self.memory_limit > 0, "bytes > 0"),
             ("warmup_batches", self.warmup_batches is None or self.warmup_batches >= 0, "an integer >= 0"),
+            ("nproc_per_node", self.nproc_per_node >= 1, "an integer >= 1"),
+            ("nnodes", self.nnodes >= 1, "an integer >= 1"),
+            (
+                "rdzv_endpoint",
+                self.nnodes == 1 or _endpoint(self.rdzv_endpoint),
+                "host:port (several machines need the rendezvous address, e.g. 10.0.0.1:29400)",
+            ),
         ):
             if not ok:
                 raise ConfigError(f"{table}.{name}", f"{getattr(self, name)!r} is not {want}")
@@ -88,3 +109,8 @@ class MeasureSettings:
 
 def _finite(x: float) -> bool:
     return math.isfinite(x)
+
+
+def _endpoint(text: str) -> bool:
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536

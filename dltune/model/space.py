@@ -25,6 +25,9 @@ class SweepSpace:
     """Also measure DataLoader's defaults and the num_workers = cores rule, for comparison."""
     max_workers: int | None = None
     """The user's cap (--max-workers): no configuration with more workers is measured."""
+    threads: tuple[int | None, ...] = (None,)
+    """Intra-op threads per loading process (LoaderConfig.threads); None: torch's defaults (under
+    several ranks, torchrun's OMP_NUM_THREADS=1)."""
 
 
 @dataclass(frozen=True)

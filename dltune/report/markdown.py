@@ -6,11 +6,14 @@ import re
 
 from dltune.model import Recommendation
 from dltune.report.words import (
+    NODE_HEADER,
     PREDICTION_HEADER,
     RACE_HEADER,
     gains,
     headline,
     machine_line,
+    node_rows,
+    node_title,
     prediction_rows,
     race_line,
     race_rows,
@@ -63,6 +66,11 @@ def render(rec: Recommendation) -> str:
         *[f"- {e}" for e in b.evidence],
         "",
     ]
+    if rec.node is not None:
+        lines += [f"### {node_title(rec)}", "", "```bash", rec.node.torchrun, "```", ""]
+        lines += [f"- {text(w)}" for w in rec.node.why] + [""]
+        lines += table(NODE_HEADER, node_rows(rec))
+        lines.append("")
     if rec.scaling:
         lines += [f"### Scaling over workers (batch size {rec.chosen.batch_size})", ""]
         lines += table(

@@ -10,11 +10,14 @@ from rich.text import Text
 
 from dltune.model import Recommendation
 from dltune.report.words import (
+    NODE_HEADER,
     PREDICTION_HEADER,
     RACE_HEADER,
     gains,
     headline,
     machine_line,
+    node_rows,
+    node_title,
     prediction_rows,
     race_line,
     race_rows,
@@ -49,6 +52,11 @@ def render(rec: Recommendation) -> RenderableType:
         Text(f"Why: {b.summary} (bottleneck: {b.kind})", style="bold"),
         *[Text(f"  • {e}") for e in b.evidence],
     ]
+    if rec.node is not None:
+        parts.append(Text(node_title(rec), style="bold"))
+        parts.append(Syntax(rec.node.torchrun, "bash", word_wrap=True, theme="ansi_light"))
+        parts += [Text(f"  • {w}") for w in rec.node.why]
+        parts.append(_table("Per rank (the chosen configuration)", NODE_HEADER, node_rows(rec)))
     if rec.scaling:
         parts.append(
             _table(

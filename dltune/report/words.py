@@ -26,8 +26,9 @@ def gains(rec: Recommendation) -> list[str]:
             f"{rec.defaults.rate:,.0f} samples/s){same}"
         )
     if rec.cores_rule is not None and rec.speedup_vs_cores_rule is not None:
+        every = "every rank with " if rec.node else ""
         out.append(
-            f"{rec.speedup_vs_cores_rule:.2f}x the num_workers = cores rule ({rec.usable_cores} workers: "
+            f"{rec.speedup_vs_cores_rule:.2f}x {every}the num_workers = cores rule ({rec.usable_cores} workers: "
             f"{rec.cores_rule.rate:,.0f} samples/s)"
         )
     if rec.best.key != rec.chosen.key:
@@ -180,3 +181,42 @@ def search_notes(rec: Recommendation) -> list[str]:
             "the run was interrupted: configurations it planned were not measured (resume it with --resume)"
         )
     return out
+
+
+NODE_HEADER = ["rank", "node", "samples/s", "95%", "wait p50", "wait p99", "CPU", "memory", "shard"]
+
+
+def node_title(rec: Recommendation) -> str:
+    n = rec.node
+    assert n is not None
+    machines = f" on each of {n.nnodes} machines" if n.nnodes > 1 else ""
+    return (
+        f"For the node: {n.nproc_per_node} ranks{machines}, each with its own DataLoader, measured together"
+    )
+
+
+def node_rows(rec: Recommendation) -> list[list[str]]:
+    """Each rank's figures for the chosen configuration, slowest marked."""
+    n = rec.node
+    if n is None:
+        return []
+    rows = []
+    for r in sorted(n.ranks, key=lambda r: r.rank):
+        m = r.metrics
+        if m is None:
+            continue
+        half = (m.samples_per_s_high - m.samples_per_s_low) / 2 / m.samples_per_s if m.samples_per_s else 0
+        rows.append(
+            [
+                f"{r.rank}{' (slowest)' if r.rank == n.figures.slowest_rank else ''}",
+                f"{r.node} {r.host}",
+                f"{m.samples_per_s:,.0f}",
+                f"±{half:.0%}",
+                f"{m.wait_p50_ms:.1f} ms",
+                f"{m.wait_p99_ms:.1f} ms",
+                f"{m.cpu_main_pct + m.cpu_workers_pct:.0f}%",
+                human_bytes(m.peak_pss_total),
+                "-" if r.shard_len is None else f"{r.shard_len:,}",
+            ]
+        )
+    return rows

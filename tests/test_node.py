@@ -1,0 +1,296 @@
+"""Several ranks on a machine: each rank's shard, the node's figures, the node recommendation, the
+torchrun-launched trials (2 ranks with gloo; two 'machines' meeting on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+
+from dltune.engine.build import build_loader
+from dltune.engine.sharding import for_rank
+from dltune.model import LoaderConfig, MeasureSettings, RankResult
+from dltune.node import node_figures
+from dltune.recommend import recommend
+from dltune.report.markdown import render
+
+from .synthetic import run, trial
+
+# ---------------------------------------------------------------- shards ---------------------------
+
+
+class Squares(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 100
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def rank_indices(rank: int, world: int, epochs: int = 1, workers: int = 0) -> list[list[int]]:
+    ds, cfg = for_rank(
+        Squares(),
+        LoaderConfig(batch_size=None, num_workers=workers),
+        rank,
+        world,
+        iterable=False,
+        file_sampler=False,
+    )
+    loader = build_loader(ds, cfg)
+    return [[int(x) for x in loader] for _ in range(epochs)]
+
+
+def test_each_rank_reads_a_disjoint_shard_and_the_ranks_cover_the_dataset() -> None:
+    shards = [rank_indices(r, 2)[0] for r in range(2)]
+    assert not set(shards[0]) & set(shards[1])
+    assert set(shards[0]) | set(shards[1]) == set(range(100))
+    assert len(shards[0]) == len(shards[1]) == 50
+
+
+def test_every_epoch_is_shuffled_anew_set_epoch_is_called() -> None:
+    first, second = rank_indices(0, 2, epochs=2)
+    assert first != second  # a fresh permutation each epoch (so a rank's shard differs too)
+    again = rank_indices(0, 2, epochs=2)
+    assert again == [first, second]  # ...the same on every rank and run: seeded by the epoch
+
+
+def test_an_iterable_dataset_is_split_by_rank_and_worker() -> None:
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(40))
+
+    seen = []
+    for r in range(2):
+        ds, cfg = for_rank(
+            Stream(), LoaderConfig(batch_size=None, num_workers=2), r, 2, iterable=True, file_sampler=False
+        )
+        seen += [int(x) for x in build_loader(ds, cfg)]
+    assert sorted(seen) == list(range(40))
+
+
+def test_a_dataset_that_shards_itself_is_asked_for_its_shard() -> None:
+    class Own(Squares):
+        def shard(self, rank: int, world: int) -> list[int]:
+            return list(range(rank, 10, world))
+
+    ds, cfg = for_rank(Own(), LoaderConfig(), 1, 2, iterable=False, file_sampler=False)
+    assert ds == [1, 3, 5, 7, 9] and cfg.sampler is None
+
+
+def test_the_files_own_sampler_is_kept() -> None:
+    _, cfg = for_rank(Squares(), LoaderConfig(), 0, 2, iterable=False, file_sampler=True)
+    assert cfg.sampler is None
+
+
+def test_threads_per_worker_reach_the_workers() -> None:
+    class Threads(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int) -> int:
+            return torch.get_num_threads()
+
+    loader = build_loader(Threads(), LoaderConfig(batch_size=None, num_workers=2, threads=2))
+    assert {int(x) for x in loader} == {2}
+    assert {int(x) for x in build_loader(Threads(), LoaderConfig(batch_size=None, num_workers=2))} == {1}
+
+
+# ---------------------------------------------------------------- the node's figures ---------------
+
+
+def ranked(rate: float, rank: int, node: int = 0) -> RankResult:
+    m = trial(2, rate, bs=32).metrics
+    return RankResult(rank=rank, local_rank=rank, node=node, host=f"h{node}", shard_len=500, metrics=m)
+
+
+def test_a_synchronous_step_sees_ranks_times_the_slowest_rank() -> None:
+    cfg = LoaderConfig(batch_size=32, num_workers=2, prefetch_factor=2)
+    metrics, f = node_figures([ranked(1000, 0), ranked(800, 1)], cfg, nproc_per_node=2, usable_cores=4)
+    assert metrics.samples_per_s == pytest.approx(1600)
+    assert f.sum_samples_per_s == pytest.approx(1800)
+    assert f.slowest_rank == 1 and f.straggler_spread == pytest.approx(0.2)
+    assert f.processes == 6 and f.threads == 6 and f.oversubscription == pytest.approx(1.5)
+    assert metrics.peak_pss_total == 2 * ranked(1, 0).metrics.peak_pss_total
+
+
+def test_several_machines_the_slowest_node_is_named() -> None:
+    cfg = LoaderConfig(batch_size=32)
+    ranks = [ranked(1000, 0, 0), ranked(990, 1, 0), ranked(700, 2, 1), ranked(980, 3, 1)]
+    metrics, f = node_figures(ranks, cfg, nproc_per_node=2, usable_cores=4)
+    assert metrics.samples_per_s == pytest.approx(4 * 700)
+    assert f.nnodes == 2 and f.slowest_node == 1
+    assert [s.samples_per_s for s in f.sections] == pytest.approx([2 * 990, 2 * 700])
+
+
+def test_the_recommendation_for_a_node_gives_the_torchrun_line_and_the_ranks() -> None:
+    cfg = LoaderConfig(batch_size=64, num_workers=2, prefetch_factor=2, persistent_workers=True)
+    metrics, f = node_figures([ranked(900, 0), ranked(1000, 1)], cfg, 2, 8)
+    good = replace(trial(2, 1800), metrics=metrics, node=f, ranks=(ranked(900, 0), ranked(1000, 1)))
+    r = run(good, trial(0, 500), trial(8, 700, persist=False, role="cores-rule"))
+    r = replace(r, settings=MeasureSettings(nproc_per_node=2))
+    rec = recommend(r)
+    assert rec.node is not None and rec.chosen.key == good.key
+    assert rec.node.torchrun == "OMP_NUM_THREADS=1 torchrun --nproc-per-node 2 train.py"
+    assert rec.loader_config.sampler == "distributed"  # build_loader(dataset, rec) shards under torchrun
+    assert "make_sampler('distributed'" in rec.code
+    md = render(rec)
+    assert "torchrun --nproc-per-node 2" in md and "0 (slowest)" in md and "every rank with" in md
+
+
+def test_a_run_of_one_loader_has_no_node_section() -> None:
+    assert recommend(run(trial(2, 1800), trial(0, 500))).node is None
+
+
+# ---------------------------------------------------------------- measured with torchrun -----------
+
+DATASET = """
+import os, time, torch
+
+class Work(torch.utils.data.Dataset):
+    def __len__(self):
+        return 600
+
+    def __getitem__(self, i):
+        bad = os.environ.get("DLTUNE_TEST_BAD_RANK")
+        if bad is not None and bad == os.environ.get("RANK"):
+            if os.environ.get("DLTUNE_TEST_MODE") == "hang":
+                time.sleep(3600)
+            raise ValueError(f"sample {i} is broken on this rank")
+        acc = 0
+        for k in range(200):
+            acc += k
+        return torch.full((8,), float(i))
+
+dataset = Work()
+"""
+
+
+def bench(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dltune", "bench", "ds.py", "--batch-size", "32", "--prefetch", "2",
+         "--out", str(folder / "runs"), "--json", *args],
+        capture_output=True, text=True, cwd=folder, timeout=500, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def leftovers(marker: str) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["environ"]):
+        try:
+            if (p.info["environ"] or {}).get("DLTUNE_TEST_MARKER") == marker:
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.mark.slow
+def test_two_ranks_measured_together_per_rank_and_node_figures_saved(tmp_path: Path) -> None:
+    (tmp_path / "ds.py").write_text(DATASET)
+    r = bench(tmp_path, "--nproc-per-node", "2", "--workers", "0,1", "--timeout", "40")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["settings"]["nproc_per_node"] == 2
+    ok = [t for t in out["trials"] if t["status"] == "ok"]
+    assert ok, out["trials"]
+    for t in ok:
+        assert sorted(x["rank"] for x in t["ranks"]) == [0, 1]
+        assert sum(x["shard_len"] for x in t["ranks"]) == 600
+        slowest = min(x["metrics"]["samples_per_s"] for x in t["ranks"])
+        assert t["metrics"]["samples_per_s"] == pytest.approx(2 * slowest)
+        assert t["node"]["processes"] == 2 * (1 + t["config"]["num_workers"])
+    rec = subprocess.run(
+        [sys.executable, "-m", "dltune", "recommend", "--run", str(next((tmp_path / "runs").iterdir()))],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert rec.returncode == 0, rec.stderr
+    assert "torchrun --nproc-per-node 2" in rec.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["raise", "hang"])
+def test_a_rank_that_fails_or_hangs_is_a_failed_trial_naming_it_and_nothing_is_left(
+    tmp_path: Path, mode: str
+) -> None:
+    (tmp_path / "ds.py").write_text(DATASET)
+    marker = f"{mode}-{time.time()}"
+    tmp = tmp_path / "tmp"  # dltune's temporary files, and torch's and multiprocessing's, land here
+    tmp.mkdir()
+    env = {
+        "DLTUNE_TEST_BAD_RANK": "1",
+        "DLTUNE_TEST_MODE": mode,
+        "DLTUNE_TEST_MARKER": marker,
+        "TMPDIR": str(tmp),
+    }
+    r = bench(tmp_path, "--nproc-per-node", "2", "--workers", "0", "--timeout", "10", env=env)
+    assert r.returncode == 0, r.stderr  # the sweep goes on; the trials are saved as failed
+    trials = json.loads(r.stdout)["trials"]
+    assert trials and all(t["status"] != "ok" for t in trials)
+    reason = trials[0]["reason"]
+    assert "rank 1" in reason and "rank 0" not in reason, reason
+    if mode == "hang":
+        assert trials[0]["status"] == "timeout"
+    else:
+        assert "broken on this rank" in reason
+    time.sleep(1)
+    assert not leftovers(marker)
+    assert not list(tmp.iterdir())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_two_machines_meeting_on_localhost_write_one_run_with_a_section_per_node(tmp_path: Path) -> None:
+    (tmp_path / "ds.py").write_text(DATASET)
+    args = ["--nnodes", "2", "--nproc-per-node", "1", "--workers", "0", "--timeout", "40",
+            "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--rdzv-id", "test-two-nodes"]  # fmt: skip
+    cmd = [sys.executable, "-m", "dltune", "bench", "ds.py", "--batch-size", "32", "--json"]
+    procs = [
+        subprocess.Popen(
+            [*cmd, *args, "--out", str(tmp_path / f"node{i}")],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=400) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+    runs = [json.loads(o) for o, _ in outs]
+    for out in runs:
+        ok = [t for t in out["trials"] if t["status"] == "ok"]
+        assert ok, out["trials"]
+        sections = ok[0]["node"]["sections"]
+        assert [s["node"] for s in sections] == [0, 1]
+        assert sorted(x["rank"] for x in ok[0]["ranks"]) == [0, 1]
+    # both machines hold the same gathered figures
+    assert runs[0]["trials"][0]["metrics"] == runs[1]["trials"][0]["metrics"]
+
+
+def test_bad_rank_flags_are_usage_errors(tmp_path: Path) -> None:
+    (tmp_path / "ds.py").write_text(DATASET)
+    for args, words in (
+        (["--nproc-per-node", "0"], "--nproc-per-node"),
+        (["--nproc-per-node", "two"], "--nproc-per-node"),
+        (["--nnodes", "2"], "--rdzv-endpoint"),
+        (["--nnodes", "2", "--rdzv-endpoint", "nohost"], "rdzv"),
+        (["--threads", "0"], "--threads"),
+    ):
+        r = bench(tmp_path, *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert words in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
