@@ -294,3 +294,8 @@ def test_bad_rank_flags_are_usage_errors(tmp_path: Path) -> None:
         r = bench(tmp_path, *args)
         assert r.returncode == 2, (args, r.stderr)
         assert words in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    r = subprocess.run(
+        [sys.executable, "-m", "dltune", "recommend", "--nproc-per-node", "2", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and "needs the DATASET" in r.stderr, r.stderr

@@ -43,6 +43,11 @@ def recommend_cmd(
     grid: bool = typer.Option(
         False, "--grid", help="With DATASET: measure the whole grid instead of tuning."
     ),
+    nproc_per_node: str | None = typer.Option(
+        None,
+        "--nproc-per-node",
+        help="With DATASET: ranks per machine measured together (torchrun's); or auto. Measures the grid.",
+    ),
 ) -> None:
     """The DataLoader configuration to use and why, from a run (or tune DATASET first); writes .md/.html/.json."""
     if batch_size is not None and batch_size < 1:
@@ -50,6 +55,11 @@ def recommend_cmd(
     if max_workers is not None and max_workers < 0:
         raise UsageError(f"--max-workers {max_workers} is negative", "use 0 (main process only) or more")
     constraints = Constraints(byte_size(max_memory, "--max-memory"), max_workers, batch_size)
+    if nproc_per_node is not None and dataset is None:
+        raise UsageError(
+            "--nproc-per-node measures ranks, and needs the DATASET to measure",
+            "dltune recommend my_dataset.py --nproc-per-node 2 (or read a run bench measured with ranks: --run)",
+        )
     if dataset is not None:
         # what the user fixed shapes what is measured, not only what is chosen
         limits: dict[str, Any] = {
@@ -57,8 +67,13 @@ def recommend_cmd(
             "max_workers": max_workers,
             "max_memory": max_memory,
         }
-        measure = do_bench if grid else do_tune
-        _, folder = measure(dataset, config, out_dir=out_dir, **limits)
+        if (
+            nproc_per_node is not None
+        ):  # ranks: the grid, measured with every rank at once (no tuning model yet)
+            _, folder = do_bench(dataset, config, out_dir=out_dir, nproc_per_node=nproc_per_node, **limits)
+        else:
+            measure = do_bench if grid else do_tune
+            _, folder = measure(dataset, config, out_dir=out_dir, **limits)
     else:
         folder = run if run is not None else latest_run(out_dir)
     result = load_run(folder)
