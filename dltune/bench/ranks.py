@@ -24,7 +24,15 @@ from typing import Any
 
 from dltune.bench.child import ChildOutcome, die_with_parent, run_child
 from dltune.bench.failures import Failure
-from dltune.bench.trial import DEFAULT_START_METHOD, Built, failure_of, measure_built, memory_budget, prepare
+from dltune.bench.trial import (
+    DEFAULT_START_METHOD,
+    Built,
+    failure_of,
+    measure_built,
+    memory_budget,
+    prepare,
+    trial_fields,
+)
 from dltune.model import FAILED, KILLED, OK, SWEEP, TIMEOUT, LoaderConfig, MeasureSettings, TrialResult
 from dltune.model.node import RankResult
 
@@ -249,13 +257,7 @@ def run_node_trial(
         limit_s = settings.timeout_s + LAUNCH_S
         out = run_child(NODE_JOB, payload, timeout_s=limit_s, memory_limit=limit, reserve=reserve)
         stages = {int(p.name[4:]): p.read_text() for p in progress.iterdir() if p.name[4:].isdigit()}
-    common: dict[str, Any] = {
-        "key": config.key(),
-        "config": config,
-        "duration_s": out.duration_s,
-        "repeat": repeat,
-        "role": role,
-    }
+    common = trial_fields(config, out, repeat, role)
     answer = out.result or {}
     if "ranks" in answer and all("window" in r for r in answer["ranks"]):
         ranks, raws = [], []

@@ -265,13 +265,7 @@ def run_trial(
     }
     watch: dict[str, Any] = {"timeout_s": settings.timeout_s, "memory_limit": limit, "reserve": reserve}
     out = process.run(TRIAL_JOB, payload, **watch) if process else run_child(TRIAL_JOB, payload, **watch)
-    common: dict[str, Any] = {
-        "key": config.key(),
-        "config": config,
-        "duration_s": out.duration_s,
-        "repeat": repeat,
-        "role": role,
-    }
+    common = trial_fields(config, out, repeat, role)
     if out.result and "window" in out.result:
         own_main, own_workers = out.result["window"].get("pss", (0, 0))
         metrics, raw = metrics_from_window(
@@ -286,6 +280,17 @@ def run_trial(
         return TrialResult(status=OK, metrics=metrics, raw=raw, **common)
     f = failure_of(out, settings.timeout_s)
     return TrialResult(status=f.status, reason=f.reason, hint=f.hint, **common)
+
+
+def trial_fields(config: LoaderConfig, out: ChildOutcome, repeat: int, role: str) -> dict[str, Any]:
+    """The TrialResult fields every trial has, whatever its outcome."""
+    return {
+        "key": config.key(),
+        "config": config,
+        "duration_s": out.duration_s,
+        "repeat": repeat,
+        "role": role,
+    }
 
 
 def failure_of(out: ChildOutcome, limit_s: float) -> Failure:
