@@ -153,7 +153,6 @@ def node_job(payload: dict[str, Any]) -> dict[str, Any]:
     # the agent logs every failure at length; dltune reports it in one line
     for name in ("torch.distributed.elastic", "torch.multiprocessing"):
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
-    tempfile.tempdir = os.environ["TMPDIR"] = payload["tmp"]  # torchelastic's files go with the trial's
     settings: MeasureSettings = payload["settings"]
     cfg: LoaderConfig = payload["config"]
     os.environ["OMP_NUM_THREADS"] = str(cfg.threads or 1)  # as torchrun sets it for several ranks
@@ -249,7 +248,6 @@ def run_node_trial(
             "path_map": path_map,
             "progress_dir": str(progress),
             "log_dir": str(Path(tmp, "logs")),
-            "tmp": tmp,
             "run_id": _run_id(settings, config, role, repeat),
             "rdzv_timeout_s": LAUNCH_S if settings.nnodes == 1 else settings.timeout_s,
             "collective_timeout_s": settings.timeout_s + 2 * LAUNCH_S,  # the watchdog fires first
