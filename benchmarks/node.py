@@ -1,12 +1,15 @@
 """The node recommendation vs the naive setups and an exhaustive grid, all with 2 ranks measured together.
 
-For each example: sweep with ``--nproc-per-node 2`` (dltune's node search) and let ``recommend`` choose;
+For each example: tune with ``--nproc-per-node 2`` (what ``dltune recommend DATASET --nproc-per-node 2``
+runs: the model's search, every trial with both ranks) and let ``recommend`` choose;
 sweep the same example as one loader and take its recommendation (what a user would apply to every
 rank); sweep an exhaustive 2-rank grid (workers 0..cores x 2 x prefetch 2/4). Then measure, with 2
 ranks at once, in interleaved rounds whose order rotates:
   node recommendation / (a) every rank with num_workers = cores / (b) the single-loader recommendation
   on every rank / (c) the grid's best,
-and print median node throughput ratios (ranks x the slowest rank) and each one's node memory (PSS).
+and print median node throughput ratios (ranks x the slowest rank) and each one's node memory (PSS); for
+an example whose dataset has ``shard()`` (text), the node memory with and without sharding that the
+tuning run measured.
 Goals: >= (a) and (b), >= 0.95 of (c).
 
     python benchmarks/node.py [--rounds 3] [--examples image_folder,text]
@@ -23,6 +26,7 @@ from _common import EXAMPLES, median
 
 from dltune.bench.ranks import run_node_trial
 from dltune.bench.runner import run_bench
+from dltune.bench.tune import run_tune
 from dltune.hardware.facts import probe
 from dltune.model import SweepSpace
 from dltune.model.loader import LoaderConfig
@@ -52,7 +56,7 @@ def main() -> None:
             space, workers=tuple(range(0, 2 * cores + 1)), references=False
         )  # exhaustive per-rank worker counts
         with tempfile.TemporaryDirectory() as tmp:
-            node_run, _ = run_bench(target, space, node, hw, out_root=Path(tmp))
+            node_run, _ = run_tune(target, replace(space, workers="auto"), node, hw, out_root=Path(tmp))
             single_run, _ = run_bench(target, space, one, hw, out_root=Path(tmp))
             grid_run, _ = run_bench(target, grid, node, hw, out_root=Path(tmp), confirm=False)
         best = max(grid_run.ok_trials(), key=lambda t: t.rate)
@@ -87,6 +91,16 @@ def main() -> None:
                 f"node PSS {mem[k] / 2**20:,.0f} MiB",
                 flush=True,
             )
+        sm = node_run.sharding
+        if sm is not None:
+            full = f"{sm.full_pss / 2**20:,.0f} MiB" if not sm.full_failed else f"failed ({sm.full_failed})"
+            print(
+                f"  sharding ({sm.key}): node PSS {sm.sharded_pss / 2**20:,.0f} MiB with shard(), {full} with "
+                f"the full dataset on every rank; one rank's main {sm.sharded_main_pss / 2**20:,.0f} vs "
+                f"{sm.full_main_pss / 2**20:,.0f} MiB",
+                flush=True,
+            )
+        print(f"  tuning: {len(node_run.trials)} node trials", flush=True)
     print()
     print(f"{'example':<14}{'rec/(a)':>10}{'rec/(b)':>10}{'rec/(c)':>10}")
     passed = True

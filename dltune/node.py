@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dltune.model import ConfigStat, LoaderConfig, Metrics, NodePlan, RunResult
+from dltune.model import ConfigStat, LoaderConfig, Metrics, NodePlan, RunResult, TrialResult
 from dltune.model.node import NodeFigures, NodeSection, RankResult
 from dltune.units import human_bytes
 
@@ -129,6 +129,9 @@ def node_plan(run: RunResult, chosen: ConfigStat) -> NodePlan | None:
     if f.nnodes > 1 and f.slowest_node is not None:
         slow = next(x for x in f.sections if x.node == f.slowest_node)
         why.append(f"the slowest node is node {slow.node} ({slow.host}): it sets the pace for all")
+    sharding = sharding_line(run, trial)
+    if sharding:
+        why.append(sharding)
     return NodePlan(
         nproc_per_node=s.nproc_per_node,
         nnodes=s.nnodes,
@@ -138,4 +141,35 @@ def node_plan(run: RunResult, chosen: ConfigStat) -> NodePlan | None:
         figures=f,
         ranks=trial.ranks,
         why=why,
+        sharding=run.sharding,
+    )
+
+
+def sharding_line(run: RunResult, trial: TrialResult) -> str | None:
+    """What sharding saves (measured), or, for a map dataset without ``shard()``, what every rank holds."""
+    sm = run.sharding
+    if sm is not None:
+        ours = "" if sm.key == trial.key else f" (measured with {sm.key})"
+        if sm.full_failed:
+            return (
+                f"sharding: with each rank loading its part (the dataset's shard()) the node used "
+                f"{human_bytes(sm.sharded_pss)}; with the full dataset on every rank the trial failed "
+                f"({sm.full_failed}){ours}"
+            )
+        saved = sm.full_pss - sm.sharded_pss
+        share = f" ({saved / sm.full_pss:.0%})" if sm.full_pss else ""
+        return (
+            f"sharding: node memory {human_bytes(sm.sharded_pss)} with each rank loading its part (the "
+            f"dataset's shard()), {human_bytes(sm.full_pss)} with the full dataset on every rank: "
+            f"{'saves ' + human_bytes(saved) + share if saved > 0 else 'no saving measured'}; one rank's "
+            f"main process {human_bytes(sm.sharded_main_pss)} vs {human_bytes(sm.full_main_pss)}{ours}"
+        )
+    pre = run.preflight
+    if pre is None or pre.iterable or pre.shardable:
+        return None
+    main = max((r.metrics.peak_pss_main for r in trial.ranks if r.metrics), default=0)
+    return (
+        f"every rank holds the whole dataset (each rank's main process up to {human_bytes(main)}); a "
+        "shard(rank, world_size) method on the dataset lets each rank load only its part, and dltune "
+        "then measures what that saves"
     )

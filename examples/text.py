@@ -57,6 +57,15 @@ class Reviews(Dataset):
         self.texts = [" ".join(rng.choice(WORDS, n)) + "." for n in self.lengths]
         self.targets = [int(v) for v in rng.integers(0, 2, count)]
 
+    def shard(self, rank: int, world_size: int) -> Reviews:
+        """Rank ``rank``'s part (every ``world_size``-th review): under torchrun each rank keeps only its
+        own texts; dltune measures what that saves against the full corpus on every rank."""
+        part = Reviews.__new__(Reviews)
+        part.lengths = self.lengths[rank::world_size]
+        part.texts = self.texts[rank::world_size]
+        part.targets = self.targets[rank::world_size]
+        return part
+
     def __len__(self) -> int:
         return len(self.texts)
 

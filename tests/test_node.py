@@ -18,7 +18,7 @@ import torch
 
 from dltune.engine.build import build_loader
 from dltune.engine.sharding import for_rank
-from dltune.model import LoaderConfig, MeasureSettings, RankResult
+from dltune.model import LoaderConfig, MeasureSettings, Preflight, RankResult, ShardingMemory
 from dltune.node import node_figures
 from dltune.recommend import recommend
 from dltune.report.markdown import render
@@ -146,6 +146,45 @@ def test_the_recommendation_for_a_node_gives_the_torchrun_line_and_the_ranks() -
     assert "torchrun --nproc-per-node 2" in md and "0 (slowest)" in md and "every rank with" in md
 
 
+def _node_run(**changes: object):
+    cfg = LoaderConfig(batch_size=64, num_workers=2, prefetch_factor=2, persistent_workers=True)
+    ranks = (ranked(900, 0), ranked(1000, 1))
+    metrics, f = node_figures(list(ranks), cfg, 2, 8)
+    good = replace(trial(2, 1800), metrics=metrics, node=f, ranks=ranks)
+    return replace(run(good, trial(0, 500)), settings=MeasureSettings(nproc_per_node=2), **changes), good
+
+
+def test_what_sharding_saves_is_reported_in_numbers() -> None:
+    r, good = _node_run(preflight=Preflight(length=1000, shardable=True))
+    r = replace(r, sharding=ShardingMemory(good.key, 400 << 20, 1000 << 20, 150 << 20, 450 << 20))
+    rec = recommend(r)
+    assert rec.node is not None and rec.node.sharding == r.sharding
+    line = next(w for w in rec.node.why if w.startswith("sharding"))
+    assert "400.0 MiB" in line and "1000.0 MiB" in line and "saves 600.0 MiB (60%)" in line
+    assert "sharding: node memory" in render(rec)
+    failed = replace(r.sharding, full_pss=0, full_main_pss=0, full_failed="memory: over the cap")
+    line = next(w for w in recommend(replace(r, sharding=failed)).node.why if w.startswith("sharding"))
+    assert "the trial failed (memory: over the cap)" in line
+
+
+def test_without_shard_the_report_says_every_rank_holds_the_whole_dataset() -> None:
+    r, _ = _node_run(preflight=Preflight(length=1000))
+    rec = recommend(r)
+    assert any(w.startswith("every rank holds the whole dataset") and "shard(rank, world_size)" in w
+               for w in rec.node.why)  # fmt: skip
+    r, _ = _node_run(preflight=Preflight(iterable=True))  # a stream is split by rank: nothing to say
+    assert not any("whole dataset" in w for w in recommend(r).node.why)
+
+
+def test_the_full_index_ignores_the_datasets_shard() -> None:
+    class Own(Squares):
+        def shard(self, rank: int, world: int) -> list[int]:
+            return list(range(rank, 10, world))
+
+    ds, cfg = for_rank(Own(), LoaderConfig(), 1, 2, iterable=False, file_sampler=False, use_shard=False)
+    assert isinstance(ds, Own) and cfg.sampler == "distributed"
+
+
 def test_a_run_of_one_loader_has_no_node_section() -> None:
     assert recommend(run(trial(2, 1800), trial(0, 500))).node is None
 
@@ -214,6 +253,67 @@ def test_two_ranks_measured_together_per_rank_and_node_figures_saved(tmp_path: P
     )  # fmt: skip
     assert rec.returncode == 0, rec.stderr
     assert "torchrun --nproc-per-node 2" in rec.stdout
+
+
+@pytest.mark.slow
+def test_tune_with_ranks_uses_the_model_and_recommends_for_the_node(tmp_path: Path) -> None:
+    (tmp_path / "ds.py").write_text(DATASET)
+    runs = tmp_path / "runs"
+    r = subprocess.run(
+        [sys.executable, "-m", "dltune", "tune", "ds.py", "--nproc-per-node", "2", "--workers", "0,1,2,3",
+         "--batch-size", "16,32", "--prefetch", "2", "--out", str(runs)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=500,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "torchrun --nproc-per-node 2" in r.stdout
+    run = json.loads((next(runs.iterdir()) / "run.json").read_text())
+    stages = [s["stage"] for s in run["search"]["stages"]]
+    assert stages[0] == "calibrate" and "reference" in stages, stages  # the model's path, not the grid
+    ok = [t for t in run["trials"] if t["status"] == "ok"]
+    assert ok and all(sorted(x["rank"] for x in t["ranks"]) == [0, 1] for t in ok)
+
+
+SHARDED = """
+import torch
+
+class Big(torch.utils.data.Dataset):
+    # 256 MiB of rows in all; a shard holds only its part
+    def __init__(self, rank=0, world=1):
+        self.rows = torch.ones(64 // world, 1 << 20)
+        self.n = 600 // world
+
+    def shard(self, rank, world):
+        return Big(rank, world)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return self.rows[i % len(self.rows), :8].clone()
+
+dataset = Big  # built when the file is loaded: the full rows go when the rank takes its shard
+"""
+
+
+@pytest.mark.slow
+def test_what_sharding_saves_is_measured_against_the_full_index_on_every_rank(tmp_path: Path) -> None:
+    (tmp_path / "ds.py").write_text(SHARDED)
+    r = bench(tmp_path, "--nproc-per-node", "2", "--workers", "0", "--timeout", "60")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["preflight"]["shardable"] is True
+    sm = out["sharding"]
+    assert sm["full_failed"] is None
+    # 2 ranks x 128 MiB of rows saved (the full rows are 256 MiB on each rank, a shard's 128 MiB)
+    assert sm["full_pss"] - sm["sharded_pss"] > 180 << 20, sm
+    assert sm["full_main_pss"] - sm["sharded_main_pss"] > 90 << 20, sm
+    assert all(t["role"] != "full-index" for t in out["trials"])  # not a candidate
+    rec = subprocess.run(
+        [sys.executable, "-m", "dltune", "recommend", "--run", str(next((tmp_path / "runs").iterdir()))],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert rec.returncode == 0, rec.stderr
+    assert "sharding: node memory" in rec.stdout and "saves" in rec.stdout
 
 
 @pytest.mark.slow

@@ -82,6 +82,11 @@ def _hw(open_files: int = 65536, headroom: int | None = None, shm_free: int = 16
         ({"hw": _hw(open_files=1024)}, 112, "open files"),
         ({"hw": _hw(headroom=40)}, 24, "processes"),
         ({"max_workers": 12}, 12, "--max-workers"),
+        # ranks on one machine share its memory, /dev/shm and processes; open files are per process
+        ({"worker_bytes": 1 << 30, "ranks": 2}, 8, "for each of 2 ranks"),
+        ({"shm_per_worker": 1 << 30, "hw": _hw(shm_free=10 << 30), "ranks": 3}, 3, "/dev/shm"),
+        ({"hw": _hw(headroom=40), "ranks": 4}, 6, "processes"),
+        ({"hw": _hw(open_files=1024), "ranks": 4}, 112, "open files"),
     ],
 )
 def test_the_ceiling_names_the_limit(kw: dict, workers: int, named: str) -> None:

@@ -213,3 +213,38 @@ def test_close_candidates_are_raced_and_only_race_trials_rank_them(write_file, t
     ranked = {s.key: s for s in recommend(run).ranked}
     for key in race.candidates:
         assert ranked[key].repeats == len([t for t in race_trials if t.key == key])
+
+
+def node_cpu_bound(w: int, bs: int) -> tuple[float, float, float]:
+    """Two ranks on the 8-core machine, each rank's loader with ``w`` workers (node figures: the node rate,
+    CPU added up): 8 busy workers in all fill the cores; more only contend."""
+    total = 2 * w
+    if w == 0:
+        return 220.0, 200.0, 200.0
+    return (
+        min(100.0 * total, 780.0) - (5.0 * (total - 8) if total > 8 else 0) + bs / 64,
+        min(100.0 * total, 790.0),
+        16.0,
+    )
+
+
+def test_tune_with_ranks_plans_each_rank_on_its_share_of_the_cores(write_file, tmp_path: Path) -> None:
+    target = str(write_file("tune_ranks", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+    calls: list[str] = []
+    run, _ = run_tune(
+        target,
+        SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2,)),
+        MeasureSettings(nproc_per_node=2),
+        HW,
+        out_root=tmp_path,
+        trial_runner=fake_runner(node_cpu_bound, calls),
+    )
+    rec = recommend(run)
+    assert rec.chosen.workers == 4, (rec.chosen.key, calls)  # 2 ranks x 4 workers fill 8 cores
+    assert len(calls) <= 10, calls
+    # the naive node setup (every rank with num_workers = cores) is measured, for the comparison
+    assert rec.cores_rule is not None and rec.cores_rule.config.num_workers == 8
+    assert rec.speedup_vs_cores_rule is not None and rec.speedup_vs_cores_rule > 1.0
+    # predictions are for the node (both ranks), as the measurements are
+    w4 = next(p for p in rec.predictions if p.key == rec.chosen.key)
+    assert w4.predicted == pytest.approx(node_cpu_bound(4, 64)[0], rel=0.15)

@@ -37,9 +37,16 @@ def worker_ceiling(
     memory_fraction: float = 0.8,
     shm_per_worker: float | None = None,
     max_workers: int | None = None,
+    ranks: int = 1,
 ) -> Ceiling:
-    """The lowest of the limits that apply. ``worker_bytes``: one worker's measured memory (PSS);
-    ``shm_per_worker``: /dev/shm one worker's batches in flight take (prefetch x batch bytes)."""
+    """The lowest of the limits that apply, in workers per loader. ``worker_bytes``: one worker's
+    measured memory (PSS); ``main_bytes``: the main processes' memory on this machine;
+    ``shm_per_worker``: /dev/shm one worker's batches in flight take (prefetch x batch bytes).
+
+    With ``ranks`` loaders on the machine (``--nproc-per-node``) they share its memory, /dev/shm and
+    process limit, so each gets a ``ranks``-th of them; open files are counted per process."""
+    ranks = max(1, ranks)
+    each = f" for each of {ranks} ranks" if ranks > 1 else ""
     found: list[Ceiling] = [Ceiling(HARD_CAP, f"dltune's cap of {HARD_CAP} workers per loader")]
     if max_workers is not None:
         found.append(Ceiling(max_workers, f"--max-workers {max_workers}"))
@@ -47,20 +54,20 @@ def worker_ceiling(
         budget = hw.memory.usable_available * memory_fraction
         if memory_limit:
             budget = min(budget, memory_limit)
-        n = int((budget - main_bytes) / worker_bytes)
+        n = int((budget - main_bytes) / (worker_bytes * ranks))
         found.append(
             Ceiling(
                 max(0, n),
-                f"memory: about {worker_bytes / 2**20:,.0f} MiB per worker within {budget / 2**30:,.1f} GiB",
+                f"memory: about {worker_bytes / 2**20:,.0f} MiB per worker within {budget / 2**30:,.1f} GiB{each}",
             )
         )
     if shm_per_worker and shm_per_worker > 0 and hw.memory.shm_total:
-        n = int(0.9 * hw.memory.shm_free / shm_per_worker)
+        n = int(0.9 * hw.memory.shm_free / (shm_per_worker * ranks))
         found.append(
             Ceiling(
                 max(0, n),
                 f"/dev/shm: {shm_per_worker / 2**20:,.1f} MiB of batches in flight per worker, "
-                f"{hw.memory.shm_free / 2**30:,.1f} GiB free",
+                f"{hw.memory.shm_free / 2**30:,.1f} GiB free{each}",
             )
         )
     if hw.memory.open_files_soft:
@@ -71,8 +78,8 @@ def worker_ceiling(
     if hw.process_headroom is not None:
         found.append(
             Ceiling(
-                max(0, hw.process_headroom - 16),
-                f"processes: {hw.process_headroom} more may start (ulimit -u, cgroup pids.max)",
+                max(0, (hw.process_headroom - 16) // ranks),
+                f"processes: {hw.process_headroom} more may start (ulimit -u, cgroup pids.max){each}",
             )
         )
     return min(found, key=lambda c: c.workers)

@@ -82,15 +82,19 @@ def measured_ceiling(
     prefetch: int,
     max_workers: int | None,
 ) -> Ceiling:
-    """The worker ceiling from a measured trial: its workers' PSS per worker, its main process, and the
-    /dev/shm that ``prefetch`` batches of ``batch_bytes`` per worker take."""
+    """The worker ceiling (per loader) from a measured trial: its workers' PSS per worker, its main
+    processes, and the /dev/shm that ``prefetch`` batches of ``batch_bytes`` per worker take. A trial
+    with ranks measured every rank's loader at once (its memory adds them up over the machines), and
+    the machine's limits are shared by its ``settings.nproc_per_node`` loaders."""
     m, workers = trial.metrics, trial.config.num_workers or 1
+    world = settings.nproc_per_node * settings.nnodes
     return worker_ceiling(
         hw,
-        worker_bytes=m.peak_pss_workers / workers if m and m.peak_pss_workers else None,
-        main_bytes=float(m.peak_pss_main) if m else 0.0,
+        worker_bytes=m.peak_pss_workers / (workers * world) if m and m.peak_pss_workers else None,
+        main_bytes=float(m.peak_pss_main) / settings.nnodes if m else 0.0,
         memory_limit=settings.memory_limit,
         memory_fraction=settings.memory_fraction,
         shm_per_worker=batch_bytes * prefetch if batch_bytes else None,
         max_workers=max_workers,
+        ranks=settings.nproc_per_node,
     )

@@ -227,9 +227,11 @@ def run_node_trial(
     shm_free: int | None = None,
     process: Any = None,
     path_map: Any = None,
+    full_index: bool = False,
 ) -> TrialResult:
     """Measure ``config`` on every rank at once (``settings.nproc_per_node`` ranks on each of
-    ``settings.nnodes`` machines). Failures come back as results, with the rank named."""
+    ``settings.nnodes`` machines). Failures come back as results, with the rank named.
+    ``full_index``: every rank keeps the whole dataset (its ``shard()`` ignored; dltune.bench.shard_memory)."""
     from dltune.bench.metrics import metrics_from_window
     from dltune.hardware.cpu import probe_cpu
     from dltune.node import node_figures
@@ -246,6 +248,7 @@ def run_node_trial(
             "shm_free": shm_free,
             "default_start_method": DEFAULT_START_METHOD,
             "path_map": path_map,
+            "full_index": full_index,
             "progress_dir": str(progress),
             "log_dir": str(Path(tmp, "logs")),
             "run_id": _run_id(settings, config, role, repeat),

@@ -19,12 +19,15 @@ from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
 from dltune.bench.ranks import run_node_trial
 from dltune.bench.recorder import Recorder, TrialRunner
+from dltune.bench.shard_memory import measure_sharding
 from dltune.bench.space import Planned, expand
 from dltune.bench.trial import PREFLIGHT_JOB, memory_budget, run_trial
 from dltune.engine.dataset_file import fingerprint
 from dltune.errors import BenchmarkError, DatasetFileError
 from dltune.hardware.facts import software_versions
 from dltune.model import (
+    REFERENCE_CORES,
+    REFERENCE_DEFAULTS,
     CeilingRecord,
     HardwareFacts,
     LoaderConfig,
@@ -204,7 +207,17 @@ def _sweep(
         if len(contenders) > 1:
             with rec.stage("race"):
                 search = replace(search, race=race(rec, contenders, settings))
-    return rec.finish(search=replace(search, stages=tuple(rec.stages)))
+    winner = _winner(rec, search)
+    sharding = measure_sharding(rec, winner, settings) if winner is not None else None
+    return rec.finish(search=replace(search, stages=tuple(rec.stages)), sharding=sharding)
+
+
+def _winner(rec: Recorder, search: Search) -> LoaderConfig | None:
+    """The race's winner, else the fastest configuration measured (references aside)."""
+    ok = [t for t in rec.trials if t.ok and t.metrics and t.role not in (REFERENCE_DEFAULTS, REFERENCE_CORES)]
+    if search.race is not None:
+        return next((t.config for t in ok if t.key == search.race.winner), None)
+    return max(ok, key=lambda t: t.metrics.samples_per_s if t.metrics else 0.0).config if ok else None
 
 
 def _best_sweep(rec: Recorder, planned: list[Planned]) -> LoaderConfig | None:

@@ -18,7 +18,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -104,8 +104,15 @@ def prepare(payload: dict[str, Any]) -> Built | dict[str, Any]:
             rank, world = payload["shard"]
             file_sampler = spec.extras.sampler is not None or spec.extras.batch_sampler is not None
             dataset, cfg = for_rank(
-                dataset, cfg, rank, world, iterable=spec.is_iterable, file_sampler=file_sampler
+                dataset,
+                cfg,
+                rank,
+                world,
+                iterable=spec.is_iterable,
+                file_sampler=file_sampler,
+                use_shard=not payload.get("full_index"),
             )
+            spec = replace(spec, dataset=dataset)  # the full dataset is not kept alive beside the shard
         if not spec.is_iterable:
             dataset = note_indices(dataset)
         return Built(spec, build_loader(dataset, cfg, spec.extras), cfg, payload["settings"])
@@ -215,6 +222,7 @@ def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
         "collate_s_per_sample": collate_s / len(samples),
         "bytes_per_sample": batch_nbytes(batch) / len(samples),
         "probe_samples": len(samples),
+        "shardable": callable(getattr(spec.dataset, "shard", None)),
     }
 
 

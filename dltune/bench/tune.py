@@ -14,7 +14,8 @@ Named stages, each timed (the report shows where the time went):
 4. **batch-size** and **prefetch**: the leader's other batch sizes and prefetch depths, one trial each.
 5. **race** (dltune.bench.confirm): the candidates too close to rank from separate trials are
    measured again side by side, interleaved, until the answer is decided.
-6. **reference**: DataLoader's defaults at the winner's batch size, for the report's comparison.
+6. **reference**: DataLoader's defaults at the winner's batch size, for the report's comparison (with
+   ranks also every rank with num_workers = cores, the naive node setup).
 A fixed batch size, ``--max-workers`` and ``--max-memory`` shape what is measured, not only what is
 chosen. Each trial's window grows until its interval is precise enough to rank (or a short cap), and
 trials run one after another in two fresh interpreters (one for num_workers=0, whose loading in the
@@ -34,12 +35,16 @@ from dltune.bench.child import WatchedProcess
 from dltune.bench.climb import climb, edge_notes, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
+from dltune.bench.ranks import run_node_trial
 from dltune.bench.recorder import Recorder
 from dltune.bench.runner import preflight_and_plan
+from dltune.bench.shard_memory import measure_sharding
 from dltune.bench.space import Planned
 from dltune.bench.trial import run_trial
 from dltune.errors import BenchmarkError
 from dltune.model import (
+    REFERENCE_CORES,
+    REFERENCE_DEFAULTS,
     CeilingRecord,
     HardwareFacts,
     LoaderConfig,
@@ -80,21 +85,31 @@ def screen_settings(s: MeasureSettings) -> MeasureSettings:
     )
 
 
-def stage_costs(w0: TrialResult, w1: TrialResult, workers_in_w1: int, cores: int) -> StageCosts:
+def stage_costs(
+    w0: TrialResult, w1: TrialResult, workers_in_w1: int, cores: int, *, world: int = 1, per_machine: int = 1
+) -> StageCosts:
+    """The model's costs for one loader. With ranks, the trials measured ``world`` loaders at once
+    (``per_machine`` of them on each machine): their node rate and CPU are shared out per rank, and each
+    rank's loader gets its share of the machine's cores. Predictions are then per rank (dltune.tune_model);
+    the node delivers ``world`` x that."""
     if not (w0.ok and w1.ok and w0.metrics and w1.metrics):
         bad = w0 if not w0.ok else w1
         raise BenchmarkError(f"calibration trial {bad.key} failed: {bad.status}: {bad.reason}", bad.hint)
     m0, m1 = w0.metrics, w1.metrics
-    per_worker = m1.samples_per_s / workers_in_w1
+    per_worker = m1.samples_per_s / world / workers_in_w1
     worker_cpu = (
-        (m1.cpu_workers_pct / 100) / workers_in_w1 if m1.cpu_workers_pct == m1.cpu_workers_pct else 1.0
+        (m1.cpu_workers_pct / 100) / (world * workers_in_w1)
+        if m1.cpu_workers_pct == m1.cpu_workers_pct
+        else 1.0
     )
     main = (
         (m1.cpu_main_pct / 100) / m1.samples_per_s
         if m1.samples_per_s and m1.cpu_main_pct == m1.cpu_main_pct
         else 0
     )
-    return StageCosts(m0.samples_per_s, per_worker, max(worker_cpu, 0.01), main, cores)
+    return StageCosts(
+        m0.samples_per_s / world, per_worker, max(worker_cpu, 0.01), main, max(1, cores // per_machine)
+    )
 
 
 def _rate(trials: Iterable[TrialResult], key: str) -> float:
@@ -114,7 +129,11 @@ def run_tune(
     trial_runner: Callable[..., TrialResult] | None = None,
     max_rounds: int = 2,
 ) -> tuple[RunResult, Path]:
-    """Tune in fresh interpreters (a ``trial_runner`` given replaces them, for tests)."""
+    """Tune in fresh interpreters (a ``trial_runner`` given replaces them, for tests). With ranks
+    (``settings.ranked``) every trial starts them all under torch.distributed's launcher
+    (dltune.bench.ranks) and the model plans each rank's loader on its share of the machine."""
+    if settings.ranked and trial_runner is None:
+        trial_runner = run_node_trial
     with WatchedProcess() as main_only, WatchedProcess() as with_workers:
 
         def shared(target: str, config: LoaderConfig, settings: MeasureSettings, **kw: Any) -> TrialResult:
@@ -159,6 +178,8 @@ class Tuner:
         self.extra: dict[str, LoaderConfig] = {}
         """Configurations the open-ended climb added beyond the planned space."""
         self.notes: list[str] = []
+        self.world = self.settings.nproc_per_node * self.settings.nnodes
+        """Loaders every trial measures at once (1 without ranks): predictions are per loader."""
 
     # ------------------------------------------------------------------ configurations and figures
 
@@ -248,20 +269,38 @@ class Tuner:
                 race_record = race(rec, contenders, self.short, max_rounds=self.max_rounds)
         winner = self.known()[race_record.winner] if race_record else self.leader()
         with rec.stage("reference"):
-            self.measure(
-                next(
-                    (
-                        p.config
-                        for p in self.planned
-                        if p.config.num_workers == 0
-                        and p.config.batch_size == winner.batch_size
-                        and p.config.pinning == "off"
+            for role, workers in self.references():
+                self.measure(
+                    next(
+                        (
+                            p.config
+                            for p in self.planned
+                            if p.config.num_workers == workers
+                            and p.config.batch_size == winner.batch_size
+                            and p.config.pinning == "off"
+                            and (workers == 0 or p.config.prefetch_factor in (None, 2))
+                            and not p.config.persistent_workers
+                        ),
+                        None,
                     ),
-                    None,
-                ),
-                "reference",
-            )
+                    role,
+                )
         return self.finish(costs, ceiling, race_record=race_record)
+
+    def best_measured(self) -> LoaderConfig | None:
+        """The leader, or None when nothing measured succeeded (the run then says why)."""
+        try:
+            return self.leader()
+        except BenchmarkError:
+            return None
+
+    def references(self) -> list[tuple[str, int]]:
+        """(role, num_workers) of the configurations the report compares with: DataLoader's defaults
+        (num_workers=0); with ranks also the naive node setup, every rank with num_workers = cores."""
+        out = [(REFERENCE_DEFAULTS, 0)]
+        if self.world > 1:
+            out.append((REFERENCE_CORES, self.hardware.cpu.usable))
+        return out
 
     def cpu_saturated(self, cfg: LoaderConfig) -> bool:
         """A deeper prefetch queue only helps when workers sit idle while the main process waits; with
@@ -269,7 +308,7 @@ class Tuner:
         m = next((t.metrics for t in self.rec.trials if t.key == cfg.key() and t.ok and t.metrics), None)
         if m is None:
             return False
-        used = (m.cpu_main_pct + m.cpu_workers_pct) / 100
+        used = (m.cpu_main_pct + m.cpu_workers_pct) / 100 / self.settings.nnodes  # on each machine
         saturated = used >= SATURATED * self.hardware.cpu.usable
         if saturated:
             self.notes.append(
@@ -291,7 +330,14 @@ class Tuner:
         self.measure(c1, "calibration")
         t0 = next(t for t in self.rec.trials if t.key == c0.key())
         t1 = next(t for t in self.rec.trials if t.key == c1.key())
-        costs = stage_costs(t0, t1, smallest, self.hardware.cpu.usable)
+        costs = stage_costs(
+            t0,
+            t1,
+            smallest,
+            self.hardware.cpu.usable,
+            world=self.world,
+            per_machine=self.settings.nproc_per_node,
+        )
         return costs, self.ceiling(t1)
 
     def ceiling(self, t1: TrialResult) -> Ceiling:
@@ -347,10 +393,11 @@ class Tuner:
         race_record: RaceRecord | None = None,
         exhaustive: bool = False,
     ) -> tuple[RunResult, Path]:
+        winner = self.known().get(race_record.winner) if race_record else self.best_measured()
         tuning = Tuning(grid_size=len(self.planned), trials=len(self.rec.trials), exhaustive=exhaustive)
         if costs is not None:
             predictions = {
-                k: Prediction(predict(costs, c.num_workers), bound(costs, c.num_workers))
+                k: Prediction(self.world * predict(costs, c.num_workers), bound(costs, c.num_workers))
                 for k, c in self.known().items()
                 if self.rec.measured(k)
             }
@@ -361,4 +408,5 @@ class Tuner:
             ceiling=CeilingRecord(ceiling.workers, ceiling.limit) if ceiling else None,
             race=race_record,
         )
-        return self.rec.finish(tuning=tuning, search=search)
+        sharding = measure_sharding(self.rec, winner, self.short) if winner is not None else None
+        return self.rec.finish(tuning=tuning, search=search, sharding=sharding)

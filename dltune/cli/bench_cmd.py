@@ -9,6 +9,7 @@ import typer
 from dltune.cli.app import app
 from dltune.cli.console import err, out
 from dltune.cli.measuring import do_bench
+from dltune.cli.options import NNODES, NPROC_PER_NODE, RDZV_ENDPOINT, RDZV_ID
 from dltune.report.tables import trials_panel
 from dltune.store import DEFAULT_ROOT, run_json
 
@@ -39,18 +40,10 @@ def bench(
     threads: str | None = typer.Option(
         None, "--threads", help="Intra-op threads per loading process to sweep, e.g. 1,2 (default: torch's)."
     ),
-    nproc_per_node: str | None = typer.Option(
-        None,
-        "--nproc-per-node",
-        help="Ranks per machine, each with its own loader, measured together (torchrun's); or auto.",
-    ),
-    nnodes: int | None = typer.Option(
-        None, "--nnodes", help="Machines taking part (run the same command on each); needs --rdzv-endpoint."
-    ),
-    rdzv_endpoint: str | None = typer.Option(
-        None, "--rdzv-endpoint", help="host:port where the machines meet (torchrun's c10d rendezvous)."
-    ),
-    rdzv_id: str | None = typer.Option(None, "--rdzv-id", help="A run id shared by every machine."),
+    nproc_per_node: str | None = NPROC_PER_NODE,
+    nnodes: int | None = NNODES,
+    rdzv_endpoint: str | None = RDZV_ENDPOINT,
+    rdzv_id: str | None = RDZV_ID,
     out_dir: Path = typer.Option(DEFAULT_ROOT, "--out", help="Folder for run results."),
     name: str | None = typer.Option(None, "--name", help="Run name (default: the dataset file's name)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run folder."),

@@ -1,9 +1,11 @@
-"""Parsing of list-valued and unit-valued command-line options (shared by the commands)."""
+"""Parsing of list-valued and unit-valued command-line options, and the options several commands share."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+
+import typer
 
 from dltune.errors import UsageError
 from dltune.units import parse_bytes
@@ -58,3 +60,18 @@ def ranks_per_node(text: str | None, visible_gpus: Callable[[], int]) -> int | N
             "give an integer >= 1 (the ranks torchrun starts per machine) or auto",
         )
     return int(text)
+
+
+# the rank options bench and tune share (recommend DATASET and check take --nproc-per-node alone)
+NPROC_PER_NODE = typer.Option(
+    None,
+    "--nproc-per-node",
+    help="Ranks per machine, each with its own loader, measured together (torchrun's); or auto.",
+)
+NNODES = typer.Option(
+    None, "--nnodes", help="Machines taking part (run the same command on each); needs --rdzv-endpoint."
+)
+RDZV_ENDPOINT = typer.Option(
+    None, "--rdzv-endpoint", help="host:port where the machines meet (torchrun's c10d rendezvous)."
+)
+RDZV_ID = typer.Option(None, "--rdzv-id", help="A run id shared by every machine.")

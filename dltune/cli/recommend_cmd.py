@@ -46,7 +46,7 @@ def recommend_cmd(
     nproc_per_node: str | None = typer.Option(
         None,
         "--nproc-per-node",
-        help="With DATASET: ranks per machine measured together (torchrun's); or auto. Measures the grid.",
+        help="With DATASET: ranks per machine measured together (torchrun's); or auto.",
     ),
 ) -> None:
     """The DataLoader configuration to use and why, from a run (or tune DATASET first); writes .md/.html/.json."""
@@ -67,13 +67,10 @@ def recommend_cmd(
             "max_workers": max_workers,
             "max_memory": max_memory,
         }
-        if (
-            nproc_per_node is not None
-        ):  # ranks: the grid, measured with every rank at once (no tuning model yet)
-            _, folder = do_bench(dataset, config, out_dir=out_dir, nproc_per_node=nproc_per_node, **limits)
-        else:
-            measure = do_bench if grid else do_tune
-            _, folder = measure(dataset, config, out_dir=out_dir, **limits)
+        if nproc_per_node is not None:  # every rank's loader measured at once
+            limits["nproc_per_node"] = nproc_per_node
+        measure = do_bench if grid else do_tune
+        _, folder = measure(dataset, config, out_dir=out_dir, **limits)
     else:
         folder = run if run is not None else latest_run(out_dir)
     result = load_run(folder)

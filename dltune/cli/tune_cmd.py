@@ -9,7 +9,7 @@ import typer
 from dltune.cli.app import app
 from dltune.cli.console import err, out
 from dltune.cli.measuring import do_tune
-from dltune.cli.options import byte_size
+from dltune.cli.options import NNODES, NPROC_PER_NODE, RDZV_ENDPOINT, RDZV_ID, byte_size
 from dltune.model import Constraints
 from dltune.recommend import recommend
 from dltune.report import terminal
@@ -33,9 +33,16 @@ def tune(
     max_memory: str | None = typer.Option(
         None, "--max-memory", help="Memory cap for one configuration's processes, e.g. 4G."
     ),
+    nproc_per_node: str | None = NPROC_PER_NODE,
+    nnodes: int | None = NNODES,
+    rdzv_endpoint: str | None = RDZV_ENDPOINT,
+    rdzv_id: str | None = RDZV_ID,
     out_dir: Path = typer.Option(DEFAULT_ROOT, "--out", help="Folder for run results."),
 ) -> None:
-    """Calibrate, predict every configuration from measured stage costs, measure only the promising ones."""
+    """Calibrate, predict every configuration from measured stage costs, measure only the promising ones.
+
+    With --nproc-per-node every trial measures all ranks' loaders at once, and the model plans each
+    rank's loader on its share of the machine."""
     run, folder = do_tune(
         dataset,
         config,
@@ -46,6 +53,10 @@ def tune(
         step_ms=step_ms,
         max_workers=max_workers,
         max_memory=max_memory,
+        nproc_per_node=nproc_per_node,
+        nnodes=nnodes,
+        rdzv_endpoint=rdzv_endpoint,
+        rdzv_id=rdzv_id,
     )
     rec = recommend(run, Constraints(byte_size(max_memory, "--max-memory"), max_workers))
     paths = write_reports(rec, folder)

@@ -44,10 +44,13 @@ def for_rank(
     *,
     iterable: bool,
     file_sampler: bool,
+    use_shard: bool = True,
 ) -> tuple[Any, LoaderConfig]:
-    """The dataset and configuration rank ``rank`` of ``world_size`` loads."""
+    """The dataset and configuration rank ``rank`` of ``world_size`` loads. ``use_shard=False`` ignores
+    the dataset's ``shard()`` (every rank keeps the full index and samples its part): what sharding
+    saves is measured against that."""
     shard = getattr(dataset, "shard", None)
-    if callable(shard):
+    if callable(shard) and use_shard:
         return shard(rank, world_size), config
     if iterable:
         return RankShard(dataset, rank, world_size), config

@@ -11,7 +11,7 @@ from dltune.model.baseline import Baseline, BaselineEntry
 from dltune.model.hardware import CpuFacts, GpuFacts, H2DRate, HardwareFacts, MemoryFacts
 from dltune.model.loader import LoaderConfig
 from dltune.model.metrics import Metrics, Raw
-from dltune.model.node import NodeFigures, NodeSection, RankResult
+from dltune.model.node import NodeFigures, NodeSection, RankResult, ShardingMemory
 from dltune.model.preflight import Preflight
 from dltune.model.recommendation import (
     Bottleneck,
@@ -83,6 +83,7 @@ __all__ = [
     "Search",
     "Stage",
     "StageCosts",
+    "ShardingMemory",
     "SweepSpace",
     "TrialResult",
     "Tuning",

@@ -64,3 +64,26 @@ class NodeFigures:
     """One per machine (several only in a multi-node run)."""
     slowest_node: int | None = None
     """In a multi-node run: the node whose slowest rank sets the pace."""
+
+
+@dataclass(frozen=True)
+class ShardingMemory:
+    """Node memory of one configuration two ways, measured one after the other: each rank loading only
+    its part through the dataset's ``shard(rank, world_size)``, and every rank holding the full index
+    (the dataset's shard() ignored; ``DistributedSampler`` picks each rank's samples)."""
+
+    key: str
+    sharded_pss: int
+    """Every rank and its workers on one machine, added up (bytes), with shard()."""
+    full_pss: int
+    """The same with the full dataset on every rank."""
+    sharded_main_pss: int
+    """One rank's main process (the largest), with shard()."""
+    full_main_pss: int
+    """One rank's main process (the largest), with the full dataset."""
+    full_failed: str | None = None
+    """Why the trial with the full dataset on every rank failed (memory, most likely), if it did."""
+
+    @property
+    def saved(self) -> int | None:
+        return None if self.full_failed else self.full_pss - self.sharded_pss

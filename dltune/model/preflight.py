@@ -24,3 +24,5 @@ class Preflight:
     bytes_per_sample: float | None = None
     """Bytes of a collated batch per sample (what crosses processes and /dev/shm)."""
     probe_samples: int = 0
+    shardable: bool = False
+    """The dataset has a ``shard(rank, world_size)`` method: with ranks, each rank loads only its part."""

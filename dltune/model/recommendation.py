@@ -11,7 +11,7 @@ from typing import Any
 
 from dltune.model.hardware import HardwareFacts
 from dltune.model.loader import LoaderConfig
-from dltune.model.node import NodeFigures, RankResult
+from dltune.model.node import NodeFigures, RankResult, ShardingMemory
 from dltune.model.trace import Search, Tuning
 
 
@@ -91,6 +91,8 @@ class NodePlan:
     """The chosen configuration's node figures (its last measured trial)."""
     ranks: tuple[RankResult, ...]
     why: list[str] = field(default_factory=list)
+    sharding: ShardingMemory | None = None
+    """Node memory with each rank loading its shard against the full dataset on every rank."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from dltune.model.hardware import HardwareFacts
 from dltune.model.loader import LoaderConfig
 from dltune.model.metrics import Metrics, Raw
-from dltune.model.node import NodeFigures, RankResult
+from dltune.model.node import NodeFigures, RankResult, ShardingMemory
 from dltune.model.preflight import Preflight
 from dltune.model.settings import MeasureSettings
 from dltune.model.space import Pruned, SweepSpace
@@ -84,6 +84,9 @@ class RunResult:
     fingerprint: str = ""
     """sha256 of the dataset file when the run started ('' for a module target, or a version 1 run):
     ``--resume`` refuses to mix measurements of two versions of the file."""
+    sharding: ShardingMemory | None = None
+    """With ranks and a dataset that has ``shard()``: the best configuration's node memory with and
+    without sharding."""
 
     def ok_trials(self) -> list[TrialResult]:
         return [t for t in self.trials if t.ok]
