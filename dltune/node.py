@@ -7,6 +7,7 @@ whether the ranks' loaders oversubscribe the machine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from dltune.model import ConfigStat, LoaderConfig, Metrics, NodePlan, RunResult, TrialResult
@@ -91,9 +92,10 @@ def node_figures(
     return headline, figures
 
 
-def node_plan(run: RunResult, chosen: ConfigStat) -> NodePlan | None:
+def node_plan(run: RunResult, chosen: ConfigStat, stats: Sequence[ConfigStat] = ()) -> NodePlan | None:
     """What every rank of a run with ranks should use, how to launch them, and why; None for a run of
-    one loader (or when the chosen configuration has no node figures)."""
+    one loader (or when the chosen configuration has no node figures). ``stats``: every measured
+    configuration (for the comparison with the single-loader recommendation on every rank)."""
     s = run.settings
     trial = next(
         (t for t in reversed(run.trials) if t.key == chosen.key and t.ok and t.node is not None), None
@@ -132,6 +134,12 @@ def node_plan(run: RunResult, chosen: ConfigStat) -> NodePlan | None:
     sharding = sharding_line(run, trial)
     if sharding:
         why.append(sharding)
+    single = next((x for x in stats if x.key == run.single_loader), None)
+    if single is not None and single.rate > 0:
+        why.append(
+            f"dltune's recommendation for one loader ({single.key}, from an earlier run of this file) on "
+            f"every rank: {single.rate:,.0f} samples/s for the node; this plan: {chosen.rate / single.rate:.2f}x"
+        )
     return NodePlan(
         nproc_per_node=s.nproc_per_node,
         nnodes=s.nnodes,
@@ -142,6 +150,8 @@ def node_plan(run: RunResult, chosen: ConfigStat) -> NodePlan | None:
         ranks=trial.ranks,
         why=why,
         sharding=run.sharding,
+        single_loader=single,
+        speedup_vs_single_loader=chosen.rate / single.rate if single is not None and single.rate else None,
     )
 
 

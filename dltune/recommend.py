@@ -200,7 +200,7 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
     if step_ms and chosen.stall_fraction is not None:
         keeps_up = chosen.stall_fraction < 0.05
     cfg = chosen.config
-    plan = node_plan(run, chosen)
+    plan = node_plan(run, chosen, stats)
     return Recommendation(
         target=run.target,
         run=run.name,

@@ -16,12 +16,14 @@ import psutil
 import pytest
 import torch
 
+from dltune.bench.prior import single_loader_choice
 from dltune.engine.build import build_loader
 from dltune.engine.sharding import for_rank
-from dltune.model import LoaderConfig, MeasureSettings, Preflight, RankResult, ShardingMemory
+from dltune.model import LoaderConfig, MeasureSettings, Preflight, RankResult, ShardingMemory, SweepSpace
 from dltune.node import node_figures
 from dltune.recommend import recommend
 from dltune.report.markdown import render
+from dltune.store import save_run
 
 from .synthetic import run, trial
 
@@ -174,6 +176,39 @@ def test_without_shard_the_report_says_every_rank_holds_the_whole_dataset() -> N
                for w in rec.node.why)  # fmt: skip
     r, _ = _node_run(preflight=Preflight(iterable=True))  # a stream is split by rank: nothing to say
     assert not any("whole dataset" in w for w in recommend(r).node.why)
+
+
+def test_an_earlier_single_loader_run_of_the_file_is_found(tmp_path: Path) -> None:
+    target = str(tmp_path / "ds.py")
+    single = replace(run(trial(4, 900, bs=128), trial(0, 300, bs=128)), target=target, fingerprint="v1")
+
+    def save(r, name: str) -> None:
+        (tmp_path / name).mkdir()
+        save_run(r, tmp_path / name)
+
+    save(single, "20261101-000000-ds")
+    # newer, but not what a user tuned for one loader of this file as it is now: skipped
+    save(replace(single, settings=MeasureSettings(nproc_per_node=2)), "20261102-000000-ds")
+    save(replace(single, target=str(tmp_path / "other.py")), "20261103-000000-other")
+    save(replace(single, fingerprint="v2"), "20261104-000000-ds")
+    save(replace(single, complete=False), "20261105-000000-ds")
+    (tmp_path / "20261106-000000-ds").mkdir()
+    (tmp_path / "20261106-000000-ds" / "run.json").write_text("{ damaged")
+    cfg = single_loader_choice(tmp_path, target, "v1", SweepSpace(batch_size=(64,)))
+    assert cfg is not None and cfg.num_workers == 4 and cfg.batch_size == 64  # this run's fixed batch size
+    assert single_loader_choice(tmp_path, target, "v1", SweepSpace(batch_size=(64, 128))).batch_size == 128
+    assert single_loader_choice(tmp_path, target, "v3", SweepSpace()) is None
+
+
+def test_the_node_plan_is_compared_with_the_single_loader_recommendation_on_every_rank() -> None:
+    single = trial(8, 1200, role="single-loader")
+    r, _ = _node_run(single_loader=single.key)
+    r = replace(r, trials=(*r.trials, single))
+    rec = recommend(r)
+    assert rec.node.single_loader is not None and rec.node.single_loader.key == single.key
+    assert rec.node.speedup_vs_single_loader == pytest.approx(rec.chosen.rate / 1200, rel=0.01)
+    line = next(w for w in rec.node.why if "recommendation for one loader" in w)
+    assert single.key in line and "1,200 samples/s" in line and "1.50x" in line
 
 
 def test_the_full_index_ignores_the_datasets_shard() -> None:

@@ -10,13 +10,16 @@ import pytest
 
 from dltune.bench.space import expand
 from dltune.bench.tune import run_tune
+from dltune.engine.dataset_file import fingerprint
 from dltune.model import Preflight, SweepSpace, Tuning
 from dltune.model.hardware import CpuFacts, HardwareFacts, MemoryFacts
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
 from dltune.recommend import recommend
+from dltune.store import save_run
 from dltune.tune_model import StageCosts, predict, promising_workers
 
+from .synthetic import run as synthetic_run
 from .synthetic import trial
 
 HW = HardwareFacts(
@@ -230,6 +233,14 @@ def node_cpu_bound(w: int, bs: int) -> tuple[float, float, float]:
 
 def test_tune_with_ranks_plans_each_rank_on_its_share_of_the_cores(write_file, tmp_path: Path) -> None:
     target = str(write_file("tune_ranks", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+    # an earlier run tuned this file as one loader: 8 workers (all the cores) at batch 128
+    one = dataclasses.replace(
+        synthetic_run(trial(8, 800, bs=128), trial(0, 100, bs=128)),
+        target=target,
+        fingerprint=fingerprint(target),
+    )
+    (tmp_path / "20260101-000000-one").mkdir()
+    save_run(one, tmp_path / "20260101-000000-one")
     calls: list[str] = []
     run, _ = run_tune(
         target,
@@ -245,6 +256,10 @@ def test_tune_with_ranks_plans_each_rank_on_its_share_of_the_cores(write_file, t
     # the naive node setup (every rank with num_workers = cores) is measured, for the comparison
     assert rec.cores_rule is not None and rec.cores_rule.config.num_workers == 8
     assert rec.speedup_vs_cores_rule is not None and rec.speedup_vs_cores_rule > 1.0
+    # ...and the single-loader recommendation on every rank, at this run's batch size
+    assert run.single_loader is not None
+    single = [t for t in run.trials if t.key == run.single_loader]
+    assert single and single[0].config.num_workers == 8 and single[0].config.batch_size == 64
     # predictions are for the node (both ranks), as the measurements are
     w4 = next(p for p in rec.predictions if p.key == rec.chosen.key)
     assert w4.predicted == pytest.approx(node_cpu_bound(4, 64)[0], rel=0.15)

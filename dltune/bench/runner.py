@@ -17,6 +17,7 @@ from dltune.bench.child import WatchedProcess, run_child
 from dltune.bench.climb import climb, edge_notes, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
+from dltune.bench.prior import single_loader_choice
 from dltune.bench.ranks import run_node_trial
 from dltune.bench.recorder import Recorder, TrialRunner
 from dltune.bench.shard_memory import measure_sharding
@@ -28,6 +29,7 @@ from dltune.hardware.facts import software_versions
 from dltune.model import (
     REFERENCE_CORES,
     REFERENCE_DEFAULTS,
+    REFERENCE_SINGLE,
     CeilingRecord,
     HardwareFacts,
     LoaderConfig,
@@ -110,10 +112,17 @@ def preflight_and_plan(
     name: str | None = None,
     process: WatchedProcess | None = None,
 ) -> tuple[RunResult, Path, list[Planned], list[Pruned]]:
-    """Preflight the dataset, create the run and its folder, and plan (saved before any trial runs)."""
+    """Preflight the dataset, create the run and its folder, and plan (saved before any trial runs).
+    With ranks, the single-loader recommendation of an earlier run of the file joins the plan."""
     run = new_run(target, space, settings, hardware, preflight(target, settings, process), name)
+    single = single_loader_choice(out_root, target, run.fingerprint, space) if settings.ranked else None
     folder = new_run_dir(out_root, run.name)
-    return _planned(run, folder, hardware, space)
+    if single is not None:
+        run = replace(run, single_loader=single.key())
+    run, folder, planned, pruned = _planned(run, folder, hardware, space)
+    if single is not None and all(p.config.key() != single.key() for p in planned):
+        planned.append(Planned(single, REFERENCE_SINGLE))
+    return run, folder, planned, pruned
 
 
 def _planned(

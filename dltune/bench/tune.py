@@ -45,6 +45,7 @@ from dltune.errors import BenchmarkError
 from dltune.model import (
     REFERENCE_CORES,
     REFERENCE_DEFAULTS,
+    REFERENCE_SINGLE,
     CeilingRecord,
     HardwareFacts,
     LoaderConfig,
@@ -269,22 +270,8 @@ class Tuner:
                 race_record = race(rec, contenders, self.short, max_rounds=self.max_rounds)
         winner = self.known()[race_record.winner] if race_record else self.leader()
         with rec.stage("reference"):
-            for role, workers in self.references():
-                self.measure(
-                    next(
-                        (
-                            p.config
-                            for p in self.planned
-                            if p.config.num_workers == workers
-                            and p.config.batch_size == winner.batch_size
-                            and p.config.pinning == "off"
-                            and (workers == 0 or p.config.prefetch_factor in (None, 2))
-                            and not p.config.persistent_workers
-                        ),
-                        None,
-                    ),
-                    role,
-                )
+            for role, cfg in self.references(winner):
+                self.measure(cfg, role)
         return self.finish(costs, ceiling, race_record=race_record)
 
     def best_measured(self) -> LoaderConfig | None:
@@ -294,12 +281,30 @@ class Tuner:
         except BenchmarkError:
             return None
 
-    def references(self) -> list[tuple[str, int]]:
-        """(role, num_workers) of the configurations the report compares with: DataLoader's defaults
-        (num_workers=0); with ranks also the naive node setup, every rank with num_workers = cores."""
-        out = [(REFERENCE_DEFAULTS, 0)]
+    def references(self, winner: LoaderConfig) -> list[tuple[str, LoaderConfig | None]]:
+        """The configurations the report compares with, at the winner's batch size: DataLoader's
+        defaults (num_workers=0); with ranks also the naive node setup (every rank with num_workers =
+        cores) and, when an earlier run tuned this file as one loader, its recommendation on every rank."""
+
+        def planned(workers: int) -> LoaderConfig | None:
+            return next(
+                (
+                    p.config
+                    for p in self.planned
+                    if p.config.num_workers == workers
+                    and p.config.batch_size == winner.batch_size
+                    and p.config.pinning == "off"
+                    and (workers == 0 or p.config.prefetch_factor in (None, 2))
+                    and not p.config.persistent_workers
+                ),
+                None,
+            )
+
+        out = [(REFERENCE_DEFAULTS, planned(0))]
         if self.world > 1:
-            out.append((REFERENCE_CORES, self.hardware.cpu.usable))
+            out.append((REFERENCE_CORES, planned(self.hardware.cpu.usable)))
+            single = self.rec.run.single_loader
+            out += [(REFERENCE_SINGLE, p.config) for p in self.planned if p.config.key() == single][:1]
         return out
 
     def cpu_saturated(self, cfg: LoaderConfig) -> bool:

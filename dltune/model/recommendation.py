@@ -93,6 +93,9 @@ class NodePlan:
     why: list[str] = field(default_factory=list)
     sharding: ShardingMemory | None = None
     """Node memory with each rank loading its shard against the full dataset on every rank."""
+    single_loader: ConfigStat | None = None
+    """dltune's recommendation for one loader (an earlier run of the file), measured on every rank."""
+    speedup_vs_single_loader: float | None = None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ RACE = "race"  # measured again side by side with its close rivals (dltune.bench
 # the references a sweep compares against (DataLoader's defaults; num_workers = cores)
 REFERENCE_DEFAULTS = "defaults"
 REFERENCE_CORES = "cores-rule"
+REFERENCE_SINGLE = "single-loader"
+"""With ranks: what dltune recommended for this dataset as one loader (an earlier run), on every rank."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class TrialResult:
     duration_s: float = 0.0
     repeat: int = 0
     role: str = SWEEP
-    """SWEEP, RACE, a reference (REFERENCE_DEFAULTS, REFERENCE_CORES) or a tuning stage ('search-up'...)."""
+    """SWEEP, RACE, a reference (REFERENCE_DEFAULTS, REFERENCE_CORES, REFERENCE_SINGLE) or a tuning stage
+    ('search-up'...)."""
     ranks: tuple[RankResult, ...] = ()
     """With several ranks (``--nproc-per-node``): each rank's own figures; ``metrics`` are then the node's
     (ranks x the slowest rank's rate, CPU and memory added up)."""
@@ -85,6 +88,9 @@ class RunResult:
     """sha256 of the dataset file when the run started ('' for a module target, or a version 1 run):
     ``--resume`` refuses to mix measurements of two versions of the file."""
     sharding: ShardingMemory | None = None
+    single_loader: str | None = None
+    """With ranks: the key of the configuration an earlier run of the same file recommended for one
+    loader; it is measured with every rank using it, for the comparison."""
     """With ranks and a dataset that has ``shard()``: the best configuration's node memory with and
     without sharding."""
 
