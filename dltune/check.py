@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from dltune.bench.paired import ROUNDS_NEEDED, duel
 from dltune.bench.paired import Progress as DuelProgress
+from dltune.bench.ranks import run_node_trial
 from dltune.bench.space import expand, load_space
 from dltune.bench.trial import run_trial
 from dltune.bench.worktree import base_side
@@ -59,9 +61,12 @@ def repeat(
     settings: MeasureSettings,
     rounds: int,
     on_trial: Progress = _quiet,
-    trial_runner: Callable[..., TrialResult] = run_trial,
+    trial_runner: Callable[..., TrialResult] | None = None,
 ) -> dict[str, list[float]]:
-    """Throughputs of one target per configuration, configurations interleaved round by round."""
+    """Throughputs of one target per configuration, configurations interleaved round by round. With
+    ranks (``settings.ranked``) each measurement is the node's: every rank's loader at once."""
+    if trial_runner is None:
+        trial_runner = run_node_trial if settings.ranked else run_trial
     out: dict[str, list[float]] = {c.key(): [] for c in configs}
     total, done = rounds * len(configs), 0
     for r in range(rounds):
@@ -97,19 +102,29 @@ def check_options(
         raise UsageError(f"--max-time {max_time!r} is not a number of seconds > 0", "use e.g. --max-time 300")
 
 
-def ci_configs(config: str, hw: HardwareFacts) -> tuple[list[LoaderConfig], MeasureSettings]:
+def ci_configs(
+    config: str, hw: HardwareFacts, nproc_per_node: int = 1
+) -> tuple[list[LoaderConfig], MeasureSettings]:
     """The configurations and settings a check measures (configs/ci.toml by default)."""
     space, settings = load_space(config)
-    planned, _ = expand(space, hw, Preflight())
+    settings = replace(settings, nproc_per_node=nproc_per_node)
+    planned, _ = expand(space, hw, Preflight(), nproc_per_node)
     return [p.config for p in planned if p.role == SWEEP], settings
 
 
 def make_baseline(
-    target: str, config: str, hw: HardwareFacts, rounds: int | None = None, on_progress: Progress = _quiet
+    target: str,
+    config: str,
+    hw: HardwareFacts,
+    rounds: int | None = None,
+    on_progress: Progress = _quiet,
+    nproc_per_node: int = 1,
 ) -> Baseline:
-    """Measure the CI configurations ``rounds`` times each (separate trials, interleaved)."""
+    """Measure the CI configurations ``rounds`` times each (separate trials, interleaved); with
+    ``nproc_per_node`` ranks, each measurement is the node's (``check --baseline`` then measures the
+    same way: the settings are stored with the figures)."""
     check_options(rounds, None, 0.05)
-    configs, settings = ci_configs(config, hw)
+    configs, settings = ci_configs(config, hw, nproc_per_node)
     samples = repeat(target, configs, settings, rounds or settings.repeats, on_progress)
     return Baseline(
         target=target,
@@ -140,6 +155,11 @@ def against_baseline(
         raise UsageError(
             f"the baseline was measured elsewhere: {'; '.join(notes)}",
             "save a new baseline on this runner, or drop --strict",
+        )
+    if baseline.settings.ranked:
+        notes.append(
+            f"measured with {baseline.settings.nproc_per_node} ranks at once, as the baseline was: "
+            "each figure is the node's (ranks x the slowest rank)"
         )
     configs = [entry.config for entry in baseline.configs]
     n = rounds or max(len(entry.samples) for entry in baseline.configs)

@@ -352,6 +352,24 @@ def test_what_sharding_saves_is_measured_against_the_full_index_on_every_rank(tm
 
 
 @pytest.mark.slow
+def test_a_baseline_saved_with_ranks_is_checked_with_ranks(tmp_path: Path) -> None:
+    (tmp_path / "ds.py").write_text(DATASET)
+
+    def dltune(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dltune", *args], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)  # fmt: skip
+
+    saved = dltune("baseline", "save", "ds.py", "--nproc-per-node", "2", "--rounds", "2", "-o", "b.json")
+    assert saved.returncode == 0, saved.stderr
+    base = json.loads((tmp_path / "b.json").read_text())
+    assert base["settings"]["nproc_per_node"] == 2 and all(len(e["samples"]) == 2 for e in base["configs"])
+    checked = dltune("check", "ds.py", "--baseline", "b.json", "--json")
+    assert checked.returncode == 0, checked.stderr  # nothing changed: no regression
+    result = json.loads(checked.stdout)
+    assert any("2 ranks at once" in n for n in result["notes"]), result
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["raise", "hang"])
 def test_a_rank_that_fails_or_hangs_is_a_failed_trial_naming_it_and_nothing_is_left(
     tmp_path: Path, mode: str

@@ -12,6 +12,7 @@ from rich.progress import Progress, TaskID
 from dltune.check import against_baseline, against_ref, make_baseline
 from dltune.cli.app import app
 from dltune.cli.console import Verbosity, err, out
+from dltune.cli.options import ranks_per_node
 from dltune.errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, BenchmarkError, UsageError
 from dltune.hardware.facts import probe
 from dltune.pyproject import load_check_defaults
@@ -49,11 +50,18 @@ def baseline_save(
         "ci", "--config", "-c", help="Which configurations and settings (configs/ci.toml)."
     ),
     rounds: int | None = typer.Option(None, "--rounds", help="Measurements per configuration."),
+    nproc_per_node: str | None = typer.Option(
+        None,
+        "--nproc-per-node",
+        help="Ranks per machine measured together (torchrun's); or auto. `check --baseline` measures the same way.",
+    ),
 ) -> None:
     """Measure the CI configurations several times and save them with hardware facts and versions."""
+    hw = probe(h2d=False)
+    ranks = ranks_per_node(nproc_per_node, lambda: len(hw.gpus)) or 1
     with _progress() as prog:
         task = prog.add_task("measuring baseline")
-        saved = make_baseline(dataset, config, probe(h2d=False), rounds, lambda d, n: _tick(prog, task, d, n))
+        saved = make_baseline(dataset, config, hw, rounds, lambda d, n: _tick(prog, task, d, n), ranks)
     save_baseline(output, saved)
     n = max(len(e.samples) for e in saved.configs)
     err.print(f"Saved {len(saved.configs)} configurations x {n} measurements to {output}")

@@ -62,7 +62,7 @@ def ranks_per_node(text: str | None, visible_gpus: Callable[[], int]) -> int | N
     return int(text)
 
 
-# the rank options bench and tune share (recommend DATASET and check take --nproc-per-node alone)
+# the rank options bench and tune share (recommend DATASET and baseline save take --nproc-per-node alone)
 NPROC_PER_NODE = typer.Option(
     None,
     "--nproc-per-node",
