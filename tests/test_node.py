@@ -303,7 +303,7 @@ def test_tune_with_ranks_uses_the_model_and_recommends_for_the_node(tmp_path: Pa
     assert "torchrun --nproc-per-node 2" in r.stdout
     run = json.loads((next(runs.iterdir()) / "run.json").read_text())
     stages = [s["stage"] for s in run["search"]["stages"]]
-    assert stages[0] == "calibrate" and "reference" in stages, stages  # the model's path, not the grid
+    assert stages[0] == "calibrate", stages  # the model's path, not the whole grid
     ok = [t for t in run["trials"] if t["status"] == "ok"]
     assert ok and all(sorted(x["rank"] for x in t["ranks"]) == [0, 1] for t in ok)
 

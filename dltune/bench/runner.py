@@ -115,7 +115,10 @@ def preflight_and_plan(
     """Preflight the dataset, create the run and its folder, and plan (saved before any trial runs).
     With ranks, the single-loader recommendation of an earlier run of the file joins the plan."""
     run = new_run(target, space, settings, hardware, preflight(target, settings, process), name)
-    single = single_loader_choice(out_root, target, run.fingerprint, space) if settings.ranked else None
+    # one machine only: with several, each would find its own earlier runs and plan other trials than
+    # the rest, whose ranks would then wait at a rendezvous that never comes
+    one_machine = settings.ranked and settings.nnodes == 1
+    single = single_loader_choice(out_root, target, run.fingerprint, space) if one_machine else None
     folder = new_run_dir(out_root, run.name)
     if single is not None:
         run = replace(run, single_loader=single.key())
