@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from dltune.bench.paired import ROUNDS_NEEDED, duel
+from dltune.bench.live_node import LiveNode
+from dltune.bench.paired import ROUNDS_NEEDED, LiveSide, duel
 from dltune.bench.paired import Progress as DuelProgress
 from dltune.bench.ranks import run_node_trial
 from dltune.bench.space import expand, load_space
@@ -157,10 +158,7 @@ def against_baseline(
             "save a new baseline on this runner, or drop --strict",
         )
     if baseline.settings.ranked:
-        notes.append(
-            f"measured with {baseline.settings.nproc_per_node} ranks at once, as the baseline was: "
-            "each figure is the node's (ranks x the slowest rank)"
-        )
+        notes.append(_ranked_note(baseline.settings) + ", as the baseline was")
     configs = [entry.config for entry in baseline.configs]
     n = rounds or max(len(entry.samples) for entry in baseline.configs)
     current = repeat(target, configs, baseline.settings, n, on_progress)
@@ -170,6 +168,13 @@ def against_baseline(
         for e in baseline.configs
     ]
     return CheckResult("baseline", target, thr, alpha, verdicts, notes, source)
+
+
+def _ranked_note(settings: MeasureSettings) -> str:
+    return (
+        f"measured with {settings.nproc_per_node} ranks at once, each figure the node's "
+        "(ranks x the slowest rank)"
+    )
 
 
 def against_ref(
@@ -183,15 +188,17 @@ def against_ref(
     alpha: float = 0.05,
     max_time: float | None = None,
     on_progress: DuelProgress | None = None,
+    nproc_per_node: int = 1,
 ) -> CheckResult:
     """Measure the dataset at git ``ref`` and in the working tree side by side, live loaders in
     alternating windows (dltune.bench.paired), until the sequential test decides each configuration
     or ``max_time`` runs out (``rounds``: at most that many rounds a configuration).
 
     The error budget ``alpha`` is split evenly over the configurations (Bonferroni), so the chance of
-    any false alarm in the whole check stays at most ``alpha``."""
+    any false alarm in the whole check stays at most ``alpha``. With ``nproc_per_node`` > 1 each side
+    is a node of that many ranks, every rank's loader alive and measured at once (dltune.bench.live_node)."""
     check_options(rounds, threshold, alpha, max_time, paired=True)
-    configs, settings = ci_configs(config, hw)
+    configs, settings = ci_configs(config, hw, nproc_per_node)
     thr = threshold if threshold is not None else SAME_JOB_THRESHOLD
     level = alpha / max(1, len(configs))
     with base_side(target, ref) as base:
@@ -205,8 +212,9 @@ def against_ref(
             max_rounds=rounds,
             base_paths=base.paths,
             on_progress=on_progress or _no_progress,
+            side=LiveNode if settings.ranked else LiveSide,
         )
-    notes = []
+    notes = [_ranked_note(settings)] if settings.ranked else []
     if base.dependencies_changed:
         notes.append(
             f"dependencies changed between {ref} and the working tree ({', '.join(base.dependencies_changed)}): "

@@ -25,6 +25,7 @@ from dltune.recommend import recommend
 from dltune.report.markdown import render
 from dltune.store import save_run
 
+from .repos import QUICK_CHECK, git
 from .synthetic import run, trial
 
 # ---------------------------------------------------------------- shards ---------------------------
@@ -367,6 +368,60 @@ def test_a_baseline_saved_with_ranks_is_checked_with_ranks(tmp_path: Path) -> No
     assert checked.returncode == 0, checked.stderr  # nothing changed: no regression
     result = json.loads(checked.stdout)
     assert any("2 ranks at once" in n for n in result["notes"]), result
+
+
+def check_repo(tmp_path: Path) -> Path:
+    """A git repository holding DATASET, committed, and the one-configuration check settings."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ds.py").write_text(DATASET)
+    (tmp_path / "ci.toml").write_text(QUICK_CHECK)
+    git(repo, "init", "-q", ".")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "v1")
+    return repo
+
+
+def check_against(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dltune", "check", "ds.py", "--against", "HEAD", "--nproc-per-node", "2",
+         "--config", str(tmp_path / "ci.toml"), *args],
+        capture_output=True, text=True, cwd=tmp_path / "repo", timeout=400, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_check_against_with_ranks_catches_a_straggler_rank(tmp_path: Path) -> None:
+    """The working tree slows rank 1 only: the node (2 x its slowest rank) got slower, and the check,
+    measuring both sides as 2-rank nodes side by side, fails the build."""
+    repo = check_repo(tmp_path)
+    slow = "        if os.environ.get('RANK') == '1':\n            time.sleep(0.001)\n"
+    text = DATASET.replace("        acc = 0\n", slow + "        acc = 0\n")
+    assert text != DATASET
+    (repo / "ds.py").write_text(text)
+    r = check_against(tmp_path, "--max-time", "200", "--json")
+    assert r.returncode == 1, r.stderr
+    result = json.loads(r.stdout)
+    assert result["verdict"] == "regression", result
+    assert any("2 ranks at once" in n for n in result["notes"]), result
+    assert "process pairs" in r.stderr
+
+
+@pytest.mark.slow
+def test_check_against_with_ranks_names_the_rank_that_fails_and_leaves_nothing(tmp_path: Path) -> None:
+    check_repo(tmp_path)
+    marker = f"check-{time.time()}"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"DLTUNE_TEST_BAD_RANK": "1", "DLTUNE_TEST_MARKER": marker, "TMPDIR": str(tmp)}
+    r = check_against(tmp_path, "--max-time", "60", env=env)
+    assert r.returncode == 3, r.stderr
+    assert "rank 1" in r.stderr and "broken on this rank" in r.stderr and "Traceback" not in r.stderr
+    time.sleep(1)
+    assert not leftovers(marker)
+    assert not list(tmp.iterdir())
 
 
 @pytest.mark.slow

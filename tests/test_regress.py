@@ -104,6 +104,9 @@ class FakeSide:
     def opened(self):
         self.log.append(f"opened {self.name}")
 
+    def stop(self):
+        self.log.append(f"stop {self.name}")
+
     def window(self, seconds):
         self.windows += 1
         self.log.append(f"{self.key} {self.name}")

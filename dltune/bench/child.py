@@ -217,10 +217,15 @@ class WatchedProcess:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def alive(self) -> bool:
+        """Whether an interpreter is running (a failed job's was closed)."""
+        return self._proc is not None and self._proc.is_alive()
+
     def start(self) -> None:
         """Start the interpreter now, unless one is running (``run`` does it otherwise): two started
         one after the other boot at the same time."""
-        if self._proc is None or not self._proc.is_alive():
+        if not self.alive:
             self.close()
             self._start()
 

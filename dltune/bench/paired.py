@@ -70,31 +70,43 @@ def _endless(loader: Any) -> Iterator[tuple[Any, int]]:
 
 def open_job(payload: dict[str, Any]) -> dict[str, Any]:
     """Build the loader and start it; it stays alive in this process for ``window_job``."""
-    from dltune.bench.trial import capture_stderr, device_copier, prepare, tail_of
-
     if payload.get("cpus") and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, payload["cpus"])  # before the workers start: they inherit it
+    from dltune.bench.trial import prepare
+
     built = prepare(payload)
     if isinstance(built, dict):
         return built
-    spec, loader, cfg, settings = built
+    live = start_live(built)
+    if "failure" in live:
+        return live
     _LIVE.clear()
-    _LIVE.update(
-        loader=loader,
-        stream=_endless(loader),
-        count=sample_counter(loader, cfg.batch_size, cfg.drop_last, spec.is_iterable),
-        cycle=max(1, cfg.num_workers),
-        buffered=cfg.num_workers * (cfg.prefetch_factor or 2),
-        to_device=device_copier(settings, cfg),
-        step_s=settings.step_ms / 1000,
-        log=capture_stderr(),
-    )
-    try:
-        next(_LIVE["stream"])  # the workers start here, not in the first window
-    except Exception as exc:
-        return {"failure": asdict(classify_exception(exc, stderr=tail_of(_LIVE["log"])))}
+    _LIVE.update(live)
     _pin_workers(payload.get("worker_cpus"))
     return {KEEP_WORKERS: True}
+
+
+def start_live(built: Any) -> dict[str, Any]:
+    """A built loader (dltune.bench.trial.Built), started: its workers are up and its first batch taken.
+    Returns what ``run_window`` needs, or a failure answer."""
+    from dltune.bench.trial import capture_stderr, device_copier, tail_of
+
+    spec, loader, cfg, settings = built
+    live = {
+        "loader": loader,
+        "stream": _endless(loader),
+        "count": sample_counter(loader, cfg.batch_size, cfg.drop_last, spec.is_iterable),
+        "cycle": max(1, cfg.num_workers),
+        "buffered": cfg.num_workers * (cfg.prefetch_factor or 2),
+        "to_device": device_copier(settings, cfg),
+        "step_s": settings.step_ms / 1000,
+        "log": capture_stderr(),
+    }
+    try:
+        next(live["stream"])  # the workers start here, not in the first window
+    except Exception as exc:
+        return {"failure": asdict(classify_exception(exc, stderr=tail_of(live["log"])))}
+    return live
 
 
 def _pin_workers(cpus: list[int] | None) -> None:
@@ -110,12 +122,20 @@ def _pin_workers(cpus: list[int] | None) -> None:
 
 
 def window_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """One window of the live loader (``run_window``)."""
+    got = run_window(_LIVE, payload["seconds"], payload["tail"])
+    return got if isinstance(got, dict) else {KEEP_WORKERS: True, "rate": got}
+
+
+def run_window(
+    live: dict[str, Any], seconds: float, tail: float, linger: Callable[[], bool] | None = None
+) -> float | dict[str, Any]:
     """Take the prefetched batches untimed, time whole rounds for at least ``seconds``, then keep
     loading (untimed) for ``tail`` seconds, so that the other side's window, which ends a little
-    later, is under the same contention to its end."""
+    later, is under the same contention to its end (and, with ``linger``, until it says every rank's
+    window has ended). Returns the window's samples/s, or a failure answer."""
     from dltune.bench.trial import tail_of
 
-    live = _LIVE
     stream, count, cycle = live["stream"], live["count"], live["cycle"]
     to_device, step_s = live["to_device"], live["step_s"]
     rate = 0.0
@@ -135,13 +155,13 @@ def window_job(payload: dict[str, Any]) -> dict[str, Any]:
             if end is None:
                 n += 1
                 samples += count(batch, k)
-                if now - t0 >= payload["seconds"] and n % cycle == 0 and n >= WINDOW_ROUNDS * cycle:
+                if now - t0 >= seconds and n % cycle == 0 and n >= WINDOW_ROUNDS * cycle:
                     rate, end = samples / (now - t0), now
-            elif now - end >= payload["tail"]:
+            elif now - end >= tail and (linger is None or linger()):
                 break
     except Exception as exc:
         return {"failure": asdict(classify_exception(exc, stderr=tail_of(live["log"])))}
-    return {KEEP_WORKERS: True, "rate": rate}
+    return rate
 
 
 # ---------------------------------------------------------------- in the parent --------------------
@@ -149,6 +169,9 @@ def window_job(payload: dict[str, Any]) -> dict[str, Any]:
 
 class LiveSide:
     """One side's loader, alive in a watched child between windows (``name``: 'base' or 'candidate')."""
+
+    open_job = OPEN_JOB
+    window_job = WINDOW_JOB
 
     def __init__(
         self,
@@ -203,22 +226,27 @@ class LiveSide:
         self._proc.start()
 
     def open(self) -> None:
-        self._proc.submit(OPEN_JOB, self._payload)
+        self._proc.submit(self.open_job, self._payload)
 
     def opened(self) -> None:
         self._answer()
 
     def window(self, seconds: float) -> None:
         """Start a window; ``rate()`` waits for it."""
-        self._proc.submit(WINDOW_JOB, {"seconds": seconds, "tail": TAIL_S})
+        self._proc.submit(self.window_job, {"seconds": seconds, "tail": TAIL_S})
 
     def rate(self) -> float:
         return float(self._answer()["rate"])
 
+    def stop(self) -> None:
+        """Ask the side to wind down without waiting (both sides at once); leaving the ``with`` waits."""
+        return None
+
 
 Side = Callable[..., Any]
 """Makes a side, called ``(name, target, config, settings, path_map, hash_seed, cpus)``: LiveSide, or a
-fake in tests (a context manager with ``start()``, ``open()``, ``opened()``, ``window(s)``, ``rate()``)."""
+fake in tests (a context manager with ``start()``, ``open()``, ``opened()``, ``window(s)``, ``rate()``,
+``stop()``)."""
 
 BLOCK_PAIRS = 8
 """Pairs of windows per pair of processes, the first of them a warm-up (discarded)."""
@@ -318,6 +346,8 @@ def duel(
                     d.base.append(got["base"])
                     d.candidate.append(got["candidate"])
                     logs.append(math.log(got["candidate"] / got["base"]))
+                for name in names:
+                    sides[name].stop()
             d.blocks.append(statistics.median(logs))
             d.rounds += len(logs)
             t = (clock() - t0) / budget

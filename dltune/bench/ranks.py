@@ -18,6 +18,7 @@ import os
 import socket
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,11 @@ class _Stages:
         self.path.write_text(stage)
 
 
-class _Linger:
+class Linger:
     """measure_loader's ``linger``: once this rank's window has ended, a barrier is entered without
     waiting on it; the rank loads on until every rank has arrived."""
 
-    def __init__(self, stage: _Stages) -> None:
+    def __init__(self, stage: Callable[[str], None] | None = None) -> None:
         self.work: Any = None
         self.stage = stage
 
@@ -65,7 +66,8 @@ class _Linger:
         import torch.distributed as dist
 
         if self.work is None:
-            self.stage("measured, waiting for the other ranks")
+            if self.stage is not None:
+                self.stage("measured, waiting for the other ranks")
             self.work = dist.barrier(async_op=True)
         return bool(self.work.is_completed())
 
@@ -81,35 +83,25 @@ class _Linger:
 def rank_job(payload: dict[str, Any]) -> dict[str, Any] | None:
     """One rank: join, build the loader over this rank's shard, measure together, gather. Local rank 0
     returns every rank's figures (or the first rank's failure); the others return None."""
-    die_with_parent()  # a rank never outlives the agent that started it
     import torch
     import torch.distributed as dist
 
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local, node = int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("GROUP_RANK", "0"))
     stage = _Stages(payload["progress_dir"], rank)
-    cfg: LoaderConfig = payload["config"]
-    settings: MeasureSettings = payload["settings"]
-    threads = cfg.threads or 1  # torchrun's OMP_NUM_THREADS=1 for several ranks, unless chosen
-    torch.set_num_threads(threads)
     stage("joining the process group")
-    cuda = settings.device != "none" and torch.cuda.is_available()
-    if cuda:
-        torch.cuda.set_device(local % torch.cuda.device_count())
-    dist.init_process_group(
-        "nccl" if cuda else "gloo", timeout=timedelta(seconds=payload["collective_timeout_s"])
-    )
+    join(payload)
     try:
         stage("building its loader")
         built = prepare({**payload, "shard": (rank, world)})
-        problems = _gather(built if isinstance(built, dict) else None, world)
+        problems = gather(built if isinstance(built, dict) else None, world)
         bad = next((r for r, p in enumerate(problems) if p), None)
         if bad is not None or not isinstance(built, Built):
             stage("done")
             return {**problems[bad or 0], "rank": bad} if local == 0 else None
         dist.barrier()
         stage("measuring")
-        linger = _Linger(stage)
+        linger = Linger(stage)
         out = measure_built(built, payload, linger)
         linger.finish()
         sampler = getattr(built.loader, "sampler", None)
@@ -125,14 +117,32 @@ def rank_job(payload: dict[str, Any]) -> dict[str, Any] | None:
             "threads": torch.get_num_threads(),
             **out,
         }
-        every = _gather(mine, world)
+        every = gather(mine, world)
         stage("done")
         return {"ranks": every, "node": node} if local == 0 else None
     finally:
         dist.destroy_process_group()
 
 
-def _gather(obj: Any, world: int) -> list[Any]:
+def join(payload: dict[str, Any]) -> None:
+    """In a rank the agent started: die with the agent, set the threads, join the process group
+    (gloo without GPUs, nccl with them; each rank on its own GPU)."""
+    die_with_parent()  # a rank never outlives the agent that started it
+    import torch
+    import torch.distributed as dist
+
+    cfg: LoaderConfig = payload["config"]
+    settings: MeasureSettings = payload["settings"]
+    torch.set_num_threads(cfg.threads or 1)  # torchrun's OMP_NUM_THREADS=1 for several ranks, unless chosen
+    cuda = settings.device != "none" and torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    dist.init_process_group(
+        "nccl" if cuda else "gloo", timeout=timedelta(seconds=payload["collective_timeout_s"])
+    )
+
+
+def gather(obj: Any, world: int) -> list[Any]:
     import torch.distributed as dist
 
     out: list[Any] = [None] * world
@@ -146,6 +156,21 @@ def _gather(obj: Any, world: int) -> list[Any]:
 def node_job(payload: dict[str, Any]) -> dict[str, Any]:
     """In the watched child: start this machine's ranks with torch.distributed's elastic agent and
     return local rank 0's answer, or the failure of the first rank that failed."""
+    answers = launch(payload, rank_job)
+    if "failure" in answers:
+        return answers
+    for answer in answers["answers"].values():
+        if answer is not None:
+            return dict(answer)
+    return {"failure": {"status": FAILED, "reason": "no rank answered", "hint": None}}
+
+
+def launch(
+    payload: dict[str, Any], entry: Callable[[dict[str, Any]], Any], start_method: str = "spawn"
+) -> dict[str, Any]:
+    """Run ``entry(payload)`` in every rank of this machine (``payload["settings"]``: how many, how many
+    machines, where they meet) under torch.distributed's elastic agent: ``{"answers": {local rank:
+    its return value}}``, or ``{"failure": ..., "rank": ...}`` naming the first rank that failed."""
     from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, Std
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -157,7 +182,7 @@ def node_job(payload: dict[str, Any]) -> dict[str, Any]:
     cfg: LoaderConfig = payload["config"]
     os.environ["OMP_NUM_THREADS"] = str(cfg.threads or 1)  # as torchrun sets it for several ranks
     one_machine = settings.nnodes == 1
-    launch = LaunchConfig(
+    config = LaunchConfig(
         min_nodes=settings.nnodes,
         max_nodes=settings.nnodes,
         nproc_per_node=settings.nproc_per_node,
@@ -167,12 +192,12 @@ def node_job(payload: dict[str, Any]) -> dict[str, Any]:
         rdzv_timeout=int(payload["rdzv_timeout_s"]),
         max_restarts=0,
         monitor_interval=0.1,
-        start_method="spawn",
+        start_method=start_method,
         local_addr="127.0.0.1" if one_machine else None,
         logs_specs=DefaultLogsSpecs(log_dir=payload["log_dir"], redirects=Std.ALL),
     )
     try:
-        answers = elastic_launch(launch, rank_job)(payload)
+        return {"answers": dict(elastic_launch(config, entry)(payload))}
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         return {"failure": _rank_failure(rank, failure.exitcode, failure.message), "rank": rank}
@@ -185,10 +210,6 @@ def node_job(payload: dict[str, Any]) -> dict[str, Any]:
                 "--rdzv-endpoint (reachable from all of them) and --nnodes",
             }
         }
-    for answer in answers.values():
-        if answer is not None:
-            return dict(answer)
-    return {"failure": {"status": FAILED, "reason": "no rank answered", "hint": None}}
 
 
 def _rank_failure(rank: int, exitcode: int, message: Any) -> dict[str, Any]:

@@ -105,6 +105,12 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print the result as Markdown."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    nproc_per_node: str | None = typer.Option(
+        None,
+        "--nproc-per-node",
+        help="With --against: ranks per machine, each side measured as a node (torchrun's); or auto. "
+        "--baseline measures as the baseline was saved.",
+    ),
 ) -> None:
     """Fail (exit 1) when the data pipeline got slower: beyond the threshold, and significantly.
 
@@ -130,6 +136,12 @@ def check(
             "--against origin/main measures old and new side by side (recommended for pull requests)",
         )
     hw = probe(h2d=False)
+    ranks = ranks_per_node(nproc_per_node, lambda: len(hw.gpus))
+    if ranks is not None and baseline is not None:
+        raise UsageError(
+            "--nproc-per-node goes with --against: --baseline measures as the baseline was saved",
+            "drop --nproc-per-node, or save the baseline with it (dltune baseline save --nproc-per-node N)",
+        )
     with _progress() as prog:
         task = prog.add_task(escape(f"ABBA: {against} vs working tree") if against else "measuring current")
 
@@ -157,6 +169,7 @@ def check(
                 alpha=alpha,
                 max_time=max_time,
                 on_progress=look,
+                nproc_per_node=ranks or 1,
             )
     if as_json:
         print(render.as_json(result))
