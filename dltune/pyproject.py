@@ -8,6 +8,7 @@
     alpha = 0.05
     config = "ci"
     strict = false
+    nproc_per_node = 2         # --against: each side measured as a node of this many ranks
 
 Flags given on the command line win. The file is data: it names files and numbers, never code.
 """
@@ -35,6 +36,7 @@ class CheckDefaults:
     alpha: float | None = None
     config: str | None = None
     strict: bool | None = None
+    nproc_per_node: int | None = None
     source: str = ""
     """The pyproject.toml these came from ('' when there is none)."""
 

@@ -20,7 +20,10 @@ def write(folder: Path, table: str) -> Path:
 
 
 def test_settings_are_read_typed_from_the_nearest_pyproject(tmp_path: Path) -> None:
-    write(tmp_path, 'dataset = "data/ds.py"\nagainst = "origin/main"\nthreshold = 0.1\nrounds = 12\n')
+    write(
+        tmp_path,
+        'dataset = "data/ds.py"\nagainst = "origin/main"\nthreshold = 0.1\nrounds = 12\nnproc_per_node = 2\n',
+    )
     (tmp_path / "data").mkdir()
     found = load_check_defaults(tmp_path / "data")
     assert found == CheckDefaults(
@@ -28,6 +31,7 @@ def test_settings_are_read_typed_from_the_nearest_pyproject(tmp_path: Path) -> N
         against="origin/main",
         threshold=0.1,
         rounds=12,
+        nproc_per_node=2,
         source=str(tmp_path / "pyproject.toml"),
     )
 
@@ -37,6 +41,7 @@ def test_settings_are_read_typed_from_the_nearest_pyproject(tmp_path: Path) -> N
     [
         ("treshold = 0.1\n", "tool.dltune.treshold is not a check setting"),
         ('rounds = "8"\n', "tool.dltune.rounds"),
+        ('nproc_per_node = "two"\n', "tool.dltune.nproc_per_node"),
     ],
 )
 def test_a_bad_setting_names_the_key(tmp_path: Path, table: str, says: str) -> None:

@@ -314,6 +314,13 @@ class WatchedProcess:
             result, exitcode, watchdog, peak_main, peak_workers, time.monotonic() - start, memory_limit
         )
 
+    def release(self) -> None:
+        """Ask the child to exit after the jobs sent so far, without waiting (``close`` waits): two
+        children released one after the other shut down at the same time."""
+        if self._conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+
     def close(self) -> None:
         """Ask the child to exit; kill its tree if it does not within 10 s."""
         proc, conn = self._proc, self._conn

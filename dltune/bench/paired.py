@@ -82,7 +82,7 @@ def open_job(payload: dict[str, Any]) -> dict[str, Any]:
         return live
     _LIVE.clear()
     _LIVE.update(live)
-    _pin_workers(payload.get("worker_cpus"))
+    pin_workers(payload.get("worker_cpus"))
     return {KEEP_WORKERS: True}
 
 
@@ -109,12 +109,14 @@ def start_live(built: Any) -> dict[str, Any]:
     return live
 
 
-def _pin_workers(cpus: list[int] | None) -> None:
-    """Worker k of this loader on core k (mod the cores): the other side's worker k shares that core."""
+def pin_workers(cpus: list[int] | None, first: int = 0) -> None:
+    """Worker k of this loader on core ``first`` + k (mod the cores): the other side's worker k shares
+    that core."""
     import psutil
 
     if not cpus:
         return
+    cpus = cpus[first % len(cpus) :] + cpus[: first % len(cpus)]
     with contextlib.suppress(psutil.Error, OSError, AttributeError):
         workers = sorted(psutil.Process().children(), key=lambda p: p.pid)
         for k, worker in enumerate(workers):
@@ -319,9 +321,7 @@ def duel(
             # the cores' speeds differ: both go on the same core, taking turns. With workers, worker k
             # of each side goes on core k (rotated per block): a slow core slows both sides alike.
             cpus = [usable[b % len(usable)]] if cfg.num_workers == 0 else None
-            worker_cpus = (
-                None if cfg.num_workers == 0 else usable[b % len(usable) :] + usable[: b % len(usable)]
-            )
+            worker_cpus = usable[b % len(usable) :] + usable[: b % len(usable)]
             with contextlib.ExitStack() as stack:
                 sides = {
                     name: stack.enter_context(

@@ -136,6 +136,8 @@ def check(
             "--against origin/main measures old and new side by side (recommended for pull requests)",
         )
     hw = probe(h2d=False)
+    if nproc_per_node is None and against is not None and project.nproc_per_node is not None:
+        nproc_per_node = str(project.nproc_per_node)
     ranks = ranks_per_node(nproc_per_node, lambda: len(hw.gpus))
     if ranks is not None and baseline is not None:
         raise UsageError(
