@@ -38,6 +38,9 @@ SAME_JOB_THRESHOLD = 0.05
 STORED_THRESHOLD = 0.15  # a stored baseline was measured at another time, maybe on another runner
 MAX_TIME_S = 240.0
 """The side-by-side check's default time budget for measuring (all configurations together)."""
+MAX_TIME_RANKED_S = 480.0
+"""The same with ranks: a block of 2-rank nodes costs about 15 s on the 2-core VM, one of single
+loaders about 6 s, and the nodes' windows are noisier (more processes on the same cores)."""
 
 Progress = Callable[[int, int], None]
 
@@ -208,7 +211,7 @@ def against_ref(
             configs,
             settings,
             test=lambda: SequentialTest(level, thr),
-            max_time=max_time or MAX_TIME_S,
+            max_time=max_time or (MAX_TIME_RANKED_S if settings.ranked else MAX_TIME_S),
             max_rounds=rounds,
             base_paths=base.paths,
             on_progress=on_progress or _no_progress,

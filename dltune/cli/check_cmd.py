@@ -89,7 +89,7 @@ def check(
         None,
         "--max-time",
         help="With --against: seconds of measuring, all configurations together, before an undecided "
-        "configuration is called inconclusive (default 240).",
+        "configuration is called inconclusive (default 240; 480 with --nproc-per-node).",
     ),
     threshold: float | None = typer.Option(
         None,
