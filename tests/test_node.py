@@ -344,6 +344,8 @@ def test_what_sharding_saves_is_measured_against_the_full_index_on_every_rank(tm
     assert sm["full_pss"] - sm["sharded_pss"] > 180 << 20, sm
     assert sm["full_main_pss"] - sm["sharded_main_pss"] > 90 << 20, sm
     assert all(t["role"] != "full-index" for t in out["trials"])  # not a candidate
+    stages = {s["stage"]: s for s in out["search"]["stages"]}
+    assert stages["sharding memory"]["trials"] == 2 and stages["sharding memory"]["seconds"] > 0, stages
     rec = subprocess.run(
         [sys.executable, "-m", "dltune", "recommend", "--run", str(next((tmp_path / "runs").iterdir()))],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,

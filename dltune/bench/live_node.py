@@ -16,6 +16,7 @@ child, watched for time and for the memory of the whole tree (agent, ranks, work
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -63,8 +64,6 @@ def live_rank_job(payload: dict[str, Any]) -> None:
     """One rank: join, build and start the loader over this rank's shard, then measure a window at
     each command until told to stop. Rank 0 writes ``open`` (every rank's failure or None) and
     ``answer<k>`` (every rank's rate, or its failure) into the side's folder."""
-    import os
-
     import torch.distributed as dist
 
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])

@@ -83,13 +83,15 @@ class Recorder:
         return result
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time a named stage: its trials and wall-clock seconds go into ``stages``."""
+    def stage(self, name: str) -> Iterator[list[TrialResult]]:
+        """Time a named stage: its trials and wall-clock seconds go into ``stages``. A stage whose
+        trials are not kept in the run (what sharding saves) adds them to the list it is given."""
         t0, n0 = self.clock(), len(self.run.trials)
+        unkept: list[TrialResult] = []
         try:
-            yield
+            yield unkept
         finally:
-            n = len(self.run.trials) - n0
+            n = len(self.run.trials) - n0 + len(unkept)
             if n:
                 self.stages.append(Stage(name, n, round(self.clock() - t0, 2)))
 

@@ -24,10 +24,13 @@ def measure_sharding(rec: Recorder, best: LoaderConfig, settings: MeasureSetting
     pre = rec.run.preflight
     if not (settings.ranked and pre is not None and pre.shardable):
         return None
-    sharded = rec.runner(rec.target, best, settings, role="sharded", repeat=0)
-    if not sharded.ok or sharded.node is None:
-        return None
-    full = rec.runner(rec.target, best, settings, role="full-index", repeat=0, full_index=True)
+    with rec.stage("sharding memory") as unkept:
+        sharded = rec.runner(rec.target, best, settings, role="sharded", repeat=0)
+        unkept.append(sharded)
+        if not sharded.ok or sharded.node is None:
+            return None
+        full = rec.runner(rec.target, best, settings, role="full-index", repeat=0, full_index=True)
+        unkept.append(full)
     failed = None if full.ok and full.node is not None else f"{full.status}: {full.reason}"
     return ShardingMemory(
         key=best.key(),

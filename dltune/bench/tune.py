@@ -407,11 +407,11 @@ class Tuner:
                 if self.rec.measured(k)
             }
             tuning = dataclasses.replace(tuning, costs=costs, settings=self.short, predictions=predictions)
+        sharding = measure_sharding(self.rec, winner, self.short) if winner is not None else None
         search = Search(
             stages=tuple(self.rec.stages),
             notes=tuple(self.notes),
             ceiling=CeilingRecord(ceiling.workers, ceiling.limit) if ceiling else None,
             race=race_record,
         )
-        sharding = measure_sharding(self.rec, winner, self.short) if winner is not None else None
         return self.rec.finish(tuning=tuning, search=search, sharding=sharding)
