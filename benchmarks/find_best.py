@@ -126,12 +126,20 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
     tuned: list[tuple[int, int]] = []
     tune_s: list[float] = []
     stages: list[str] = []
+    trials: list[str] = []
     for _ in range(2):
         with tempfile.TemporaryDirectory() as tmp:
             t1 = time.perf_counter()
             run, _ = run_tune(str(path), space, settings, hw, out_root=Path(tmp))
             tune_s.append(time.perf_counter() - t1)
         cfg = recommend(run).chosen.config
+        trials.append(
+            "; ".join(
+                f"{t.key} {t.role} {t.rate:,.0f}/s {t.duration_s:.0f}s"
+                + (f" ({t.metrics.batches} b, {t.metrics.window_s:.1f} s window)" if t.metrics else "")
+                for t in run.trials
+            )
+        )
         tuned.append((cfg.num_workers, cfg.prefetch_factor or 2))
         stages.append(
             " ".join(
@@ -163,6 +171,7 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
         "side_by_side": med,
         "spread": spread,
         "stages": stages,
+        "trials": trials,
     }
 
 
@@ -191,6 +200,7 @@ def main() -> None:
             print(
                 f"  tune run {i + 1}: {row['tune_s'][i]:.0f} s, chose {label(*row['tuned'][i])}; stages {st}"
             )
+            print(f"    trials: {row['trials'][i]}", flush=True)
     print()
     print(f"{'case':<9}{'tuned/best (run 1, run 2)':>27}{'tune/grid time':>16}{'repeat':>8}  choices")
     ok = True

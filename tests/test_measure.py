@@ -83,11 +83,23 @@ def test_max_seconds_ends_a_slow_window() -> None:
 
 def test_window_holds_whole_worker_bursts() -> None:
     clock = FakeClock()
-    loader = FakeLoader(clock, batches=1000, per_batch=0.01)
+    loader = BurstyLoader(clock, workers=8, round_s=0.08, jitter=0.0)
     w = measure_loader(
-        loader, MeasureSettings(min_batches=5, min_seconds=0, segments=5), buffered=0, clock=clock, cycle=8
+        loader, MeasureSettings(min_batches=5, min_seconds=0, segments=5), buffered=8, clock=clock, cycle=8
     )
-    assert len(w.samples) == 40
+    assert len(w.samples) == 40 and w.round_batches == 8
+
+
+def test_a_paced_stream_needs_no_whole_rounds() -> None:
+    """Workers ahead of the loop (full queues) deliver evenly spaced batches: no bursts to count, so a
+    64-worker trial is not held to 6 rounds of 64 batches."""
+    clock = FakeClock()
+    loader = FakeLoader(clock, batches=100_000, per_batch=0.01)
+    s = MeasureSettings(min_batches=5, min_seconds=0, segments=5)
+    w = measure_loader(loader, s, buffered=128, clock=clock, cycle=64)
+    assert len(w.samples) == 5 and w.round_batches == 1
+    m, _ = metrics_from_window(vars(w), 4, 64, 0, 0, 0.0)
+    assert m.samples_per_s == pytest.approx(4 / 0.01)
 
 
 def test_empty_loader_is_an_error() -> None:

@@ -22,6 +22,22 @@ MIN_ROUNDS = 3
 arriving in bursts, a window of one burst says nothing about the rate."""
 HARD_CAP_FACTOR = 6
 """...but never runs past this many times ``max_seconds`` (the trial's own timeout stays the backstop)."""
+PACED_CV = 1.0
+"""Batches whose gaps over the last warm-up round vary less than this (coefficient of variation) arrive
+paced, not in bursts: the loop, not the workers, sets the pace (their queues are full), so the window
+needs no whole rounds. A burst of ``w`` batches has gaps of CV sqrt(w), 1.4 and up; evenly spaced ones
+0."""
+
+
+def paced(gaps: list[float]) -> bool:
+    """Whether these batch-to-batch gaps show a steady stream rather than bursts (see ``PACED_CV``)."""
+    if len(gaps) < 2:
+        return False
+    mean = sum(gaps) / len(gaps)
+    if mean <= 0:
+        return False
+    sd = (sum((g - mean) ** 2 for g in gaps) / (len(gaps) - 1)) ** 0.5
+    return sd / mean < PACED_CV
 
 
 @dataclass
@@ -151,7 +167,8 @@ def measure_loader(
     ``to_device(batch)`` copies a batch to the GPU and waits for it (timed as h2d).
     ``cycle`` (the worker count): batches arrive in bursts of that many (rounds), so the window
     starts and ends on a round boundary, holds at least ``segments`` rounds, and each segment of its
-    interval spans whole rounds. Past its minimums the window grows until the interval's relative
+    interval spans whole rounds, unless the last warm-up round arrived paced (``paced``): then the
+    workers are ahead of the loop and segments of single batches are honest. Past its minimums the window grows until the interval's relative
     half-width is at most ``settings.precision`` (or ``max_seconds``).
     ``count(batch, k)``: the samples in the k-th batch (1-based) of its epoch (``sample_counter``).
     ``linger()``: called after the window until it returns True, loading on (untimed) meanwhile: ranks
@@ -173,6 +190,7 @@ def measure_loader(
     start = clock()
     it = iter(loader)
     seen = 0
+    gaps: list[float] = []  # warm-up batch-to-batch gaps: bursts, or a paced stream?
     timing = False
     window_start = 0.0
     last = start
@@ -244,8 +262,13 @@ def measure_loader(
                 w.window_s = elapsed
                 break
         seen += 1
+        if not timing and seen > 1:
+            gaps.append(t2 - last)
         # the window starts once the buffered batches are consumed, on a round boundary
         if not timing and seen > warmup and (rnd == 1 or seen % rnd == 0):
+            if rnd > 1 and paced(gaps[-rnd:]):
+                rnd = w.round_batches = 1
+                need = max(settings.min_batches, settings.segments)
             timing = True
             window_start = t2
             phase0 = in_epoch
