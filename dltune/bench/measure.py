@@ -14,6 +14,7 @@ from typing import Any
 from dltune.engine.transfer import batch_len, batch_nbytes
 from dltune.interval import RunningWindow
 from dltune.model.settings import MeasureSettings
+from dltune.stats import summarize
 
 Clock = Callable[[], float]
 
@@ -31,13 +32,9 @@ needs no whole rounds. A burst of ``w`` batches has gaps of CV sqrt(w), 1.4 and 
 
 def paced(gaps: list[float]) -> bool:
     """Whether these batch-to-batch gaps show a steady stream rather than bursts (see ``PACED_CV``)."""
-    if len(gaps) < 2:
+    if len(gaps) < 2 or sum(gaps) <= 0:
         return False
-    mean = sum(gaps) / len(gaps)
-    if mean <= 0:
-        return False
-    sd = (sum((g - mean) ** 2 for g in gaps) / (len(gaps) - 1)) ** 0.5
-    return sd / mean < PACED_CV
+    return summarize(gaps).cv < PACED_CV
 
 
 @dataclass
