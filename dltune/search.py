@@ -6,7 +6,12 @@ count to measure is:
    (more than ``RISING``): a best on the edge of the measured space means the space is too small.
    Upward steps come from ``ladder`` (doubling when the axis is open-ended), never past the ceiling.
 2. **down**, when the best is the smallest count measured above 0 and a smaller one is allowed.
-3. **between**, when the best and a neighbour are far apart (more than ``GAP`` x) and the curve could
+3. **knee**, when far fewer workers (1/GAP or less) than the fewest measured within ``KNEE`` of the
+   best could match it: throughput rises at most along the line through the two measured points
+   below (or one worker's rate from zero), so where that line reaches the best is the fewest that
+   could. A plateau that starts early (the main process or the CPU binds sooner than the model
+   said) is then found from below, at a fraction of the workers and memory.
+4. **between**, when the best and a neighbour are far apart (more than ``GAP`` x) and the curve could
    rise between them by more than ``GAIN`` (it is taken to be concave: it rises, flattens, falls):
    the point between them, the better neighbour's side first.
 None when nothing is left that could change the answer.
@@ -14,6 +19,7 @@ None when nothing is left that could change the answer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 RISING = 0.03
@@ -63,6 +69,9 @@ def next_workers(
         lower = [w for w in pool if 0 < w < best and w not in rates]
         if lower:
             return max(lower), "down"
+    knee = _knee(rates, measured, best, allowed)
+    if knee is not None:
+        return knee, "knee"
     if not refine:
         return None
     lo = below[-1] if below else None
@@ -85,6 +94,29 @@ def next_workers(
 
 GAIN = 0.05
 """A point between two measured counts is measured only when it could beat the best by this much."""
+KNEE = 0.05
+"""Counts within this of the best deliver it, for the knee step: it looks below the fewest of them."""
+
+
+def _knee(
+    rates: Mapping[int, float], measured: Sequence[int], best: int, allowed: Sequence[int] | None
+) -> int | None:
+    """Where the rising line through the two measured counts below the fewest that deliver within
+    ``KNEE`` of the best reaches the best: the fewest workers that could match it. Only when that
+    saves a factor GAP or more, and no measured count lies already within GAP below it (one look down
+    per plateau: the between step narrows it further when that could gain)."""
+    target = rates[best]
+    good = min(w for w in measured if rates[w] >= target * (1 - KNEE))
+    left = [(0, 0.0)] + [(w, rates[w]) for w in measured if w < good]
+    if len(left) < 2 or left[-1][1] <= left[-2][1]:
+        return None
+    (x0, y0), (x1, y1) = left[-2], left[-1]
+    k = math.ceil(x1 + (target - y1) * (x1 - x0) / (y1 - y0) - 1e-9)
+    if allowed is not None:
+        k = min((w for w in allowed if k <= w < good), default=good)
+    if k in rates or k * GAP > good or x1 * GAP > k:
+        return None
+    return k
 
 
 def _line(x: float, p: tuple[int, float], q: tuple[int, float]) -> float:

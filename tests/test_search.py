@@ -65,6 +65,32 @@ def test_between_only_where_the_peak_could_be() -> None:
     assert next_workers(rates, [16, 32]) is None or next_workers(rates, [16, 32])[0] > 8  # type: ignore[index]
 
 
+def early_plateau(w: int) -> float:
+    """Slow samples whose batches the main process can take only so fast: each worker adds 44/s until
+    560/s at 13 workers, then more workers only contend (the bursty benchmark's shape)."""
+    return min(44.0 * w, 560.0) - (2.0 * (w - 13) if w > 13 else 0.0)
+
+
+def test_a_plateau_that_starts_early_is_found_from_below() -> None:
+    # the model sent the search to 32 and 64 (it expected the plateau far higher): the knee step looks
+    # down to where one worker's rate reaches the best, and finds nearly the same rate at far fewer workers
+    assert next_workers({1: 44.0, 32: 522.0, 64: 458.0}, ladder(32, 256)) == (12, "knee")
+    rates = walk(early_plateau, [1, 32, 64], ladder(32, 256))
+    best = max(rates, key=lambda w: rates[w])
+    assert best <= 16 and early_plateau(best) >= 0.94 * 560, rates  # within KNEE of the peak
+    assert len(rates) <= 5, rates  # one look down, nothing between: 20 could not gain 5%
+
+
+def test_the_knee_needs_a_real_saving_and_a_listed_count() -> None:
+    # one worker's rate says 8 could deliver what 16 do: half the workers, worth a look
+    assert next_workers({1: 100.0, 16: 720.0, 32: 700.0}, [64]) == (8, "knee")
+    # 9 already deliver it and 8 would save one worker: no look down
+    step = next_workers({1: 100.0, 9: 720.0, 16: 730.0}, [32])
+    assert step is None or step[1] != "knee"
+    # a listed axis: the smallest listed count at or above the knee
+    assert next_workers({1: 44.0, 32: 522.0, 64: 458.0}, [], allowed=[1, 2, 4, 8, 16, 32, 64]) == (16, "knee")
+
+
 def _hw(open_files: int = 65536, headroom: int | None = None, shm_free: int = 16 << 30) -> HardwareFacts:
     return HardwareFacts(
         cpu=CpuFacts(2, 2, 2, None, 2),
