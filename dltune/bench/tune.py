@@ -10,7 +10,8 @@ Named stages, each timed (the report shows where the time went):
 3. **workers**: the promising worker counts, then climb (dltune.search): past the largest measured
    count while throughput still rises (with ``workers = "auto"`` the axis is open-ended: doubling up
    to the ceiling, which names the limit that stopped it), down when the smallest measured leads,
-   and between the best and its better neighbour when they are far apart.
+   down to the knee when far fewer workers could match the best, and between the best and its
+   better neighbour when they are far apart.
 4. **batch-size** and **prefetch**: the leader's other batch sizes and prefetch depths, one trial each.
 5. **race** (dltune.bench.confirm): the candidates too close to rank from separate trials are
    measured again side by side, interleaved, until the answer is decided.
