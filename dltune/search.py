@@ -47,11 +47,12 @@ def next_workers(
     ceiling: int | None = None,
     refine: bool = True,
 ) -> tuple[int, str] | None:
-    """The next worker count to measure and why ('up', 'down' or 'between'), or None.
+    """The next worker count to measure and why ('up', 'down', 'knee' or 'between'), or None.
 
     ``rates``: samples/s by worker count (counts above 0). ``up``: the counts the climb may try, in
     order. ``allowed``: when the user listed the counts, only those are measured (``up`` too);
-    None leaves the axis open. ``ceiling``: the most workers any step may use."""
+    None leaves the axis open. ``ceiling``: the most workers any step may use. ``refine=False``: only
+    up and down (no knee, no between)."""
     measured = sorted(w for w in rates if w > 0)
     if not measured:
         return None
@@ -69,11 +70,11 @@ def next_workers(
         lower = [w for w in pool if 0 < w < best and w not in rates]
         if lower:
             return max(lower), "down"
+    if not refine:
+        return None
     knee = _knee(rates, measured, best, allowed)
     if knee is not None:
         return knee, "knee"
-    if not refine:
-        return None
     lo = below[-1] if below else None
     hi = above[0] if above else None
     # the better neighbour's side first: the peak leans towards it
