@@ -145,17 +145,20 @@ def _tune(
     write_file,
     settings: MeasureSettings | None = None,
     entry=run_tune,
+    hw: HardwareFacts = HW2,
+    gain: Callable[[LoaderConfig], float] = lambda c: 1.0,
 ):
-    """Search ``space`` on the 2-core fake machine against ``truth``: tuning, or (``entry=run_bench``) a sweep."""
+    """Search ``space`` on a fake machine (2 cores unless ``hw``) against ``truth`` (times ``gain`` of each
+    configuration): tuning, or (``entry=run_bench``) a sweep."""
     target = str(write_file("search_open", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
     calls: list[str] = []
     run, _ = entry(
         target,
         space,
         settings or MeasureSettings(),
-        HW2,
+        hw,
         out_root=tmp_path,
-        trial_runner=fake_runner(truth, calls),
+        trial_runner=fake_runner(truth, calls, gain=gain),
     )
     return run, calls
 
@@ -200,17 +203,8 @@ def test_many_waiting_workers_on_busy_cores_still_vary_prefetch(write_file, tmp_
     # 2 cores kept busy by 32+ workers that mostly wait on storage: a deeper queue (prefetch 4) lets them
     # run ahead of slow samples, 8% more (measured on the latency example: 6% at 64 workers, cores 85% busy)
     deeper = lambda c: 1.08 if (c.prefetch_factor or 0) >= 4 else 1.0  # noqa: E731
-    target = str(write_file("tune_pf", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
-    calls: list[str] = []
     space = SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2, 4))
-    run, _ = run_tune(
-        target,
-        space,
-        MeasureSettings(),
-        HW2,
-        out_root=tmp_path,
-        trial_runner=fake_runner(storage_peak, calls, gain=deeper),
-    )
+    run, calls = _tune(storage_peak, space, tmp_path, write_file, gain=deeper)
     chosen = recommend(run).chosen
     assert chosen.config.prefetch_factor == 4 and chosen.workers > 2, (chosen.key, calls)
     assert not any("prefetch_factor was not varied" in n for n in run.search.notes)
@@ -218,11 +212,7 @@ def test_many_waiting_workers_on_busy_cores_still_vary_prefetch(write_file, tmp_
 
 def test_busy_cores_with_no_more_workers_than_cores_skip_prefetch(write_file, tmp_path: Path) -> None:
     # CPU-bound on 8 cores: at 8 workers every worker computes, a deeper queue has no idle CPU to use
-    target = str(write_file("tune_cpu", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
-    calls: list[str] = []
-    run, _ = run_tune(
-        target, SPACE, MeasureSettings(), HW, out_root=tmp_path, trial_runner=fake_runner(cpu_bound, calls)
-    )
+    run, calls = _tune(cpu_bound, SPACE, tmp_path, write_file, hw=HW)
     assert not [c for c in calls if "pf4" in c], calls
     assert any("prefetch_factor was not varied" in n for n in run.search.notes)
 
