@@ -80,6 +80,19 @@ def settled(
     return all(gap + z * se <= within for _, gap, se in _gaps(rates, keys)[1:])
 
 
+RANKED = 0.03
+"""The race has ranked its candidates when none of the others could plausibly beat the leader by more
+than this (log scale, ~3%): choosing the leader then costs at most that, the repeatability the tuning
+benchmark asks of a choice."""
+
+
+def ranked(
+    rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float = 2.0, within: float = RANKED
+) -> bool:
+    """Settled, or every other key's best plausible advantage over the leader is ``within``."""
+    return settled(rates, keys, z) or all(z * se - gap <= within for _, gap, se in _gaps(rates, keys)[1:])
+
+
 CLOSE = 0.06
 """Candidates whose single measurements lie within this of the best (or within their intervals) are
 close enough that only a side-by-side race can rank them: windows measured minutes apart drift by

@@ -70,9 +70,16 @@ def fake_runner(
         if windows is not None:
             windows.append(settings.min_seconds)
         t = trial(config.num_workers, rate, bs=config.batch_size or 1, cpu=cpu, main_cpu=main, spread=0.02)
-        return dataclasses.replace(t, key=config.key(), config=config, role=role, repeat=repeat)
+        return dataclasses.replace(
+            t, key=config.key(), config=config, role=role, repeat=repeat, duration_s=1.0
+        )
 
     return run
+
+
+def searched(run) -> list:
+    """The trials that searched (race rounds aside: they go on while the close candidates are unranked)."""
+    return [t for t in run.trials if t.role != "race"]
 
 
 @pytest.mark.parametrize("truth", [cpu_bound, latency_bound, transfer_bound], ids=lambda f: f.__name__)
@@ -96,7 +103,8 @@ def test_tune_finds_the_grid_best_with_few_trials(truth, write_file, tmp_path: P
     # under a third of the grid's trials, each shorter than a grid trial (1 s windows vs 2 s, in one interpreter);
     # the wall-time goal itself is measured by benchmarks/tune_vs_grid.py
     assert all(w < MeasureSettings(min_seconds=2.0).min_seconds for w in windows)
-    assert len(calls) <= 0.3 * len(planned), (len(calls), len(planned), calls)
+    assert len(searched(run)) <= 0.3 * len(planned), (len(calls), len(planned), calls)
+    assert run.search.race is None or run.search.race.rounds <= 3  # a third round where two cannot rank
     assert run.tuning and run.tuning.grid_size == len(planned)
     assert rec.predictions and all(p.predicted > 0 for p in rec.predictions)
 
@@ -170,7 +178,7 @@ def test_open_ended_search_climbs_past_the_automatic_list(write_file, tmp_path: 
     assert storage_peak(rec.chosen.workers, 64)[0] >= 0.95 * 6000, (rec.chosen.key, calls)
     assert max(t.config.num_workers for t in run.trials) > 8  # the automatic list ends at 8 on 2 cores
     assert {t.config.batch_size for t in run.trials} == {64}  # the fixed batch size shapes what is measured
-    assert len(calls) <= 14, calls
+    assert len(searched(run)) <= 14 and run.search.race.rounds <= 3, calls
     search = run.search
     assert [s.stage for s in search.stages][:2] == ["calibrate", "workers"]
     assert search.ceiling and search.ceiling.workers > 40
@@ -274,7 +282,7 @@ def test_tune_with_ranks_plans_each_rank_on_its_share_of_the_cores(write_file, t
     )
     rec = recommend(run)
     assert rec.chosen.workers == 4, (rec.chosen.key, calls)  # 2 ranks x 4 workers fill 8 cores
-    assert len(calls) <= 10, calls
+    assert len(searched(run)) <= 10 and (run.search.race is None or run.search.race.rounds <= 3), calls
     # the naive node setup (every rank with num_workers = cores) is measured, for the comparison
     assert rec.cores_rule is not None and rec.cores_rule.config.num_workers == 8
     assert rec.speedup_vs_cores_rule is not None and rec.speedup_vs_cores_rule > 1.0

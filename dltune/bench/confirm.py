@@ -3,9 +3,12 @@
 Used after a sweep (``dltune bench``) and at the end of tuning. Each round measures every surviving
 candidate once, in an order that rotates from round to round (no candidate always goes first); after
 ``min_rounds`` the candidates clearly slower than the best on the race's own measurements are
-dropped (dltune.race), and the race ends when one is left, the rest are provably within a few
-percent, or after ``max_rounds``. Only race trials (role ``race``) decide: measurements taken minutes
-apart are not compared with each other.
+dropped (dltune.race), and the race ends when it is decided (one is left, the rest are provably within
+a few percent, or none of them could beat the leader by more than 3%), when another round would take
+the race past its time budget, or after ``max_rounds``. Rounds therefore go on while the candidates are
+too close to rank and rounds are cheap against the search that found them, and stop after the minimum
+where each trial is expensive. Only race trials (role ``race``) decide: measurements taken minutes apart
+are not compared with each other.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dltune.bench.recorder import Recorder
 from dltune.model import RACE, RaceRecord, TrialResult
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
-from dltune.race import contenders, mean_log, settled, survivors
+from dltune.race import contenders, mean_log, ranked, survivors
 
 
 def rel_hw(t: TrialResult) -> float:
@@ -48,23 +51,35 @@ def race(
     *,
     min_rounds: int = 2,
     max_rounds: int = 3,
+    budget_s: float | None = None,
 ) -> RaceRecord:
-    """Race ``configs`` (at least two) and return what happened: candidates, rounds, rates, winner."""
+    """Race ``configs`` (at least two) and return what happened: candidates, rounds, rates, winner, why it
+    stopped. ``budget_s``: trial seconds the race may spend in all; past ``min_rounds`` a round starts only
+    when the survivors' trials, at their mean duration so far, fit in what is left."""
     by_key = {c.key(): c for c in configs}
     keys = list(by_key)
     rates: dict[str, list[float]] = {k: [] for k in keys}
+    seconds: dict[str, list[float]] = {k: [] for k in keys}
     alive = list(keys)
     rounds = 0
+    ended = "rounds"
     for r in range(max_rounds):
         rounds = r + 1
         for k in alive[r % len(alive) :] + alive[: r % len(alive)]:
             t = rec.measure(by_key[k], settings, RACE)
             rates[k].append(t.rate)
+            seconds[k].append(t.duration_s)
         failed = [k for k in alive if rates[k][-1] <= 0]
         alive = [k for k in alive if k not in failed] or alive[:1]
         if rounds >= min_rounds:
             alive = survivors(rates, alive)
-            if settled(rates, alive):
+            if ranked(rates, alive):
+                ended = "decided"
+                break
+            spent = sum(map(sum, seconds.values()))
+            next_round = sum(sum(seconds[k]) / len(seconds[k]) for k in alive)
+            if budget_s is not None and rounds < max_rounds and spent + next_round > budget_s:
+                ended = "budget"
                 break
     winner = max(alive, key=lambda k: mean_log(rates[k]))
     return RaceRecord(
@@ -73,4 +88,5 @@ def race(
         rates={k: tuple(v) for k, v in rates.items()},
         alive=tuple(alive),
         winner=winner,
+        ended=ended,
     )

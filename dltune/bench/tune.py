@@ -14,7 +14,8 @@ Named stages, each timed (the report shows where the time went):
    better neighbour when they are far apart.
 4. **batch-size** and **prefetch**: the leader's other batch sizes and prefetch depths, one trial each.
 5. **race** (dltune.bench.confirm): the candidates too close to rank from separate trials are
-   measured again side by side, interleaved, until the answer is decided.
+   measured again side by side, interleaved: at least two rounds, then more (up to ``max_rounds``) while
+   they are still too close to rank and the race has spent less trial time than the search before it.
 6. **reference**: DataLoader's defaults at the winner's batch size, for the report's comparison (with
    ranks also every rank with num_workers = cores, the naive node setup).
 A fixed batch size, ``--max-workers`` and ``--max-memory`` shape what is measured, not only what is
@@ -69,6 +70,10 @@ MAIN_WINS = 1.3
 """num_workers=0 predicted this much faster than any worker count: only batch sizes are left to search."""
 SATURATED = 0.85
 """Share of the usable cores in use above which the CPU, not queue depth, limits throughput."""
+RACE_SHARE = 1.0
+"""The race may spend as much trial time as the search before it: where trials are cheap it runs until
+the close candidates are ranked (or provably equivalent), where each costs tens of seconds it stops after
+its first two rounds rather than double the tuning time."""
 MAX_STEPS = 8
 """Worker counts the climb may add (each step doubles or halves a gap: 8 reach 256x)."""
 
@@ -129,7 +134,7 @@ def run_tune(
     name: str | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
     trial_runner: Callable[..., TrialResult] | None = None,
-    max_rounds: int = 2,
+    max_rounds: int = 4,
 ) -> tuple[RunResult, Path]:
     """Tune in fresh interpreters (a ``trial_runner`` given replaces them, for tests). With ranks
     (``settings.ranked``) every trial starts them all under torch.distributed's launcher
@@ -161,7 +166,9 @@ class Tuner:
     planned: list[Planned]
     settings: MeasureSettings
     hardware: HardwareFacts
-    max_rounds: int = 2
+    max_rounds: int = 4
+    """Race rounds at most; past two, a round is run only while the candidates are too close to rank and
+    the race stays within RACE_SHARE of the search's time."""
 
     def __post_init__(self) -> None:
         self.sweep = [p.config for p in self.planned if p.role == "sweep"]
@@ -268,7 +275,10 @@ class Tuner:
         contenders = close_to_best(rec.trials, self.known(), most=2)
         if len(contenders) > 1:
             with rec.stage("race"):
-                race_record = race(rec, contenders, self.short, max_rounds=self.max_rounds)
+                searched = sum(t.duration_s for t in rec.trials)
+                race_record = race(
+                    rec, contenders, self.short, max_rounds=self.max_rounds, budget_s=RACE_SHARE * searched
+                )
         winner = self.known()[race_record.winner] if race_record else self.leader()
         with rec.stage("reference"):
             for role, cfg in self.references(winner):

@@ -36,6 +36,10 @@ class RaceRecord:
     """samples/s per round for each candidate (0 for a failed trial)."""
     alive: tuple[str, ...]
     winner: str
+    ended: str = ""
+    """Why the race stopped: 'decided' (one candidate left, the rest provably equivalent, or none able to beat
+    the winner by more than 3%), 'budget' (another round would have cost more than its budget), 'rounds' (its
+    round cap); '' in runs saved before races recorded it."""
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,14 @@ def race_line(rec: Recommendation) -> str | None:
     race = rec.search.race if rec.search else None
     if not race:
         return None
+    why = {
+        "decided": "until the answer was decided",
+        "budget": "when another round would have cost more than the search before it (the rest still within noise of the winner)",
+        "rounds": "at its round cap (the rest still within noise of the winner)",
+    }.get(race.ended)
     return (
         f"{len(race.candidates)} candidates too close to rank from separate trials were measured again "
-        f"side by side, interleaved, for {race.rounds} rounds"
+        f"side by side, interleaved, for {race.rounds} rounds" + (f", stopping {why}" if why else "")
     )
 
 
