@@ -176,12 +176,9 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
         for c in contenders[r % len(contenders) :] + contenders[: r % len(contenders)]:
             rates[c].append(raw_rate(spec, *c, bs, steady=True))
     med = {c: median(v) for c, v in rates.items()}
-    score = relative(rates)
+    drift_free = relative(rates)
+    score = {c: median(v) for c, v in drift_free.items()}
     best = max(score.values())  # the grid's fastest, or a tuned choice the grid did not hold
-    rounds_mid = [
-        math.exp(sum(math.log(v[r]) for v in rates.values() if v[r] > 0) / len(rates)) for r in range(rounds)
-    ]
-    drift_free = {c: [x / m for x, m in zip(v, rounds_mid, strict=True)] for c, v in rates.items()}
     return {
         "name": name,
         "grid_s": grid_s,
