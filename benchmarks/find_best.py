@@ -225,6 +225,11 @@ def main() -> None:
                 f"  tune run {i + 1}: {row['tune_s'][i]:.0f} s, chose {label(*row['tuned'][i])}; stages {st}"
             )
             print(f"    trials: {row['trials'][i]}", flush=True)
+        print(
+            f"  tuned/best {row['ratios'][0]:.3f}, {row['ratios'][1]:.3f}; grid pick/best {row['grid_ratio']:.3f}; "
+            f"tune/grid time {median(row['tune_s']) / row['grid_s']:.2f}; repeat {row['repeat']:.3f}",
+            flush=True,
+        )
     print()
     print(
         f"{'case':<9}{'tuned/best (run 1, run 2)':>27}{'grid pick/best':>16}{'tune/grid time':>16}{'repeat':>8}"

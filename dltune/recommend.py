@@ -98,14 +98,24 @@ def cheapest(ties: Sequence[ConfigStat]) -> ConfigStat:
     return min(pool, key=lambda s: (s.config.prefetch_factor or 0, -s.rate))
 
 
+def _race_winner(race: RaceRecord | None, candidates: Sequence[ConfigStat]) -> ConfigStat | None:
+    """The race's winner, when the constraints leave it: the close candidates were settled side by side,
+    and no trial of another configuration, taken minutes apart, outranks that (the race's candidates were
+    the fastest of those trials; a reading above the winner's race trials is the machine's drift)."""
+    return next((s for s in candidates if race and s.key == race.winner), None)
+
+
 def _race_allows(race: RaceRecord | None, best: ConfigStat, other: ConfigStat) -> bool:
-    """When both were raced side by side, ``other`` ties with ``best`` only if the race shows its deficit
-    is at most TIE_CAP plus one standard error: the cheaper of two raced configurations is chosen only
-    when the race makes it likely (about 5 in 6) that it gives up at most 3%; otherwise the faster one
-    is (noise is not a licence to give up throughput)."""
+    """When ``best`` was raced, ``other`` ties with it only if it was raced too and the race shows its
+    deficit is at most TIE_CAP plus one standard error: the cheaper of two raced configurations is chosen
+    only when the race makes it likely (about 5 in 6) that it gives up at most 3%; otherwise the faster one
+    is (noise is not a licence to give up throughput), and a configuration the race did not measure is
+    no tie of its winner (only side-by-side trials settle close candidates)."""
     rates = race.rates if race else {}
-    if other.key == best.key or best.key not in rates or other.key not in rates:
+    if other.key == best.key or best.key not in rates:
         return True
+    if other.key not in rates:
+        return False
     return settled(rates, [best.key, other.key], z=1.0, within=TIE_CAP)
 
 
@@ -187,7 +197,7 @@ def recommend(run: RunResult, constraints: Constraints = Constraints()) -> Recom
             "no measured configuration meets the constraints",
             "relax --max-memory / --max-workers, or bench the batch size you need",
         )
-    best = candidates[0]
+    best = _race_winner(race, candidates) or candidates[0]
     ties = [s for s in candidates if is_tie(best, s) and _race_allows(race, best, s)]
     chosen = cheapest(ties)
     ref_bs = chosen.batch_size

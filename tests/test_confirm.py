@@ -62,3 +62,13 @@ def test_expensive_rounds_stop_at_the_budget_with_the_leader() -> None:
 def test_the_round_cap_ends_an_undecided_race() -> None:
     result, _ = _race(seconds=1.0, budget=None, max_rounds=2)
     assert result.rounds == 2 and result.ended == "rounds"
+
+
+def test_the_cheapest_close_configuration_is_raced_too() -> None:
+    from dltune.bench.confirm import close_to_best
+
+    trials = [trial(w, rate) for w, rate in ((64, 4600.0), (48, 4550.0), (22, 4400.0), (8, 1800.0))]
+    allowed = {t.key: t.config for t in trials}
+    picked = [c.num_workers for c in close_to_best(trials, allowed, most=2)]
+    assert picked == [64, 48, 22]  # the two fastest, and 22 workers: within 6%, the report's pick among ties
+    assert [c.num_workers for c in close_to_best(trials, allowed, most=3)] == [64, 48, 22]

@@ -164,3 +164,16 @@ def test_raced_candidates_are_ranked_on_race_trials_only() -> None:
 def test_the_cheaper_raced_candidate_wins_only_when_provably_as_fast() -> None:
     tight = {16: [3000.0, 3001.0, 2999.0, 3000.0], 32: [3010.0, 3008.0, 3012.0, 3010.0]}
     assert recommend(_raced(tight)).chosen.workers == 16  # type: ignore[arg-type]
+
+
+def test_the_race_winner_is_not_outranked_by_trials_taken_apart_from_it() -> None:
+    # the race (64 vs 128 workers) read the machine 6% slower than the search did: 32 workers' search trial
+    # reads above both, and 24 workers' ties with the winner, yet neither was measured beside them
+    raced = _raced({64: [4300.0, 4280.0], 128: [4150.0, 4200.0]})
+    import dataclasses
+
+    r = dataclasses.replace(raced, trials=[*raced.trials, trial(32, 4480.0), trial(24, 4290.0)])  # type: ignore[type-var]
+    rec = recommend(r)
+    assert rec.best.workers == 64 and rec.chosen.workers == 64
+    # the constraints may leave the winner out: then the fastest of what is left
+    assert recommend(r, Constraints(max_workers=32)).chosen.workers == 32

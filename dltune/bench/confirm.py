@@ -32,7 +32,9 @@ def rel_hw(t: TrialResult) -> float:
 def close_to_best(
     trials: Sequence[TrialResult], allowed: dict[str, LoaderConfig], most: int = 3
 ) -> list[LoaderConfig]:
-    """The measured configurations (among ``allowed``) too close to the best to rank from separate trials."""
+    """The measured configurations (among ``allowed``) too close to the best to rank from separate trials:
+    the ``most`` fastest, and the cheapest of the close ones (fewest workers, then least prefetch), the one
+    the report prefers among ties, so that it is chosen only where the race shows it keeps up."""
     best: dict[str, TrialResult] = {}
     for t in trials:
         if not (t.ok and t.metrics and t.key in allowed):
@@ -41,7 +43,12 @@ def close_to_best(
         if held is None or (held.metrics and t.metrics.samples_per_s > held.metrics.samples_per_s):
             best[t.key] = t
     measured = [(k, t.metrics.samples_per_s, rel_hw(t)) for k, t in best.items() if t.metrics]
-    return [allowed[k] for k in contenders(measured, most=most)]
+    close = contenders(measured, most=len(measured))
+    cheapest = min(
+        close, key=lambda k: (allowed[k].num_workers, allowed[k].prefetch_factor or 0), default=None
+    )
+    picked = close[:most] + ([cheapest] if cheapest is not None and cheapest not in close[:most] else [])
+    return [allowed[k] for k in picked]
 
 
 def race(
