@@ -72,3 +72,9 @@ def test_the_cheapest_close_configuration_is_raced_too() -> None:
     picked = [c.num_workers for c in close_to_best(trials, allowed, most=2)]
     assert picked == [64, 48, 22]  # the two fastest, and 22 workers: within 6%, the report's pick among ties
     assert [c.num_workers for c in close_to_best(trials, allowed, most=3)] == [64, 48, 22]
+    # a trial with a wide interval overlaps the best's, but 8 workers, 60% slower, is no candidate for a tie
+    trials[3] = trial(8, 1800.0, spread=0.9)
+    assert [c.num_workers for c in close_to_best(trials, allowed, most=2)] == [64, 48, 22]
+    # nothing close enough to race: no race, whatever is cheapest
+    alone = [trial(64, 4600.0), trial(8, 1800.0)]
+    assert [c.num_workers for c in close_to_best(alone, {t.key: t.config for t in alone}, most=2)] == [64]

@@ -19,7 +19,7 @@ from dltune.bench.recorder import Recorder
 from dltune.model import RACE, RaceRecord, TrialResult
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
-from dltune.race import contenders, mean_log, ranked, survivors
+from dltune.race import CLOSE, contenders, mean_log, ranked, survivors
 
 
 def rel_hw(t: TrialResult) -> float:
@@ -43,11 +43,15 @@ def close_to_best(
         if held is None or (held.metrics and t.metrics.samples_per_s > held.metrics.samples_per_s):
             best[t.key] = t
     measured = [(k, t.metrics.samples_per_s, rel_hw(t)) for k, t in best.items() if t.metrics]
-    close = contenders(measured, most=len(measured))
+    picked = contenders(measured, most=most)
+    # the cheapest within CLOSE by rate (not by overlapping intervals: a wide one overlaps almost anything)
+    top = max((rate for _, rate, _ in measured), default=0.0)
+    near = [k for k, rate, _ in measured if rate > 0 and rate >= top * (1 - CLOSE)]
     cheapest = min(
-        close, key=lambda k: (allowed[k].num_workers, allowed[k].prefetch_factor or 0), default=None
+        near, key=lambda k: (allowed[k].num_workers, allowed[k].prefetch_factor or 0), default=None
     )
-    picked = close[:most] + ([cheapest] if cheapest is not None and cheapest not in close[:most] else [])
+    if len(picked) > 1 and cheapest is not None and cheapest not in picked:
+        picked.append(cheapest)
     return [allowed[k] for k in picked]
 
 

@@ -13,9 +13,10 @@ Named stages, each timed (the report shows where the time went):
    down to the knee when far fewer workers could match the best, and between the best and its
    better neighbour when they are far apart.
 4. **batch-size** and **prefetch**: the leader's other batch sizes and prefetch depths, one trial each.
-5. **race** (dltune.bench.confirm): the candidates too close to rank from separate trials are
-   measured again side by side, interleaved: at least two rounds, then more (up to ``max_rounds``) while
-   they are still too close to rank and the race has spent less trial time than the search before it.
+5. **race** (dltune.bench.confirm): the candidates too close to rank from separate trials (and the
+   cheapest close one) are measured again side by side, interleaved: at least two rounds, then more
+   (up to ``max_rounds``) while they are still too close to rank and the race has spent less trial time
+   than the search before it.
 6. **reference**: DataLoader's defaults at the winner's batch size, for the report's comparison (with
    ranks also every rank with num_workers = cores, the naive node setup).
 A fixed batch size, ``--max-workers`` and ``--max-memory`` shape what is measured, not only what is
