@@ -75,6 +75,9 @@ def test_the_cheapest_close_configuration_is_raced_too() -> None:
     # a trial with a wide interval overlaps the best's, but 8 workers, 60% slower, is no candidate for a tie
     trials[3] = trial(8, 1800.0, spread=0.9)
     assert [c.num_workers for c in close_to_best(trials, allowed, most=2)] == [64, 48, 22]
+    # a close configuration that costs what a raced one does adds a trial and no choice
+    same = [trial(64, 4600.0), trial(32, 4550.0), trial(32, 4400.0, bs=128)]
+    assert [c.num_workers for c in close_to_best(same, {t.key: t.config for t in same}, most=2)] == [64, 32]
     # nothing close enough to race: no race, whatever is cheapest
     alone = [trial(64, 4600.0), trial(8, 1800.0)]
     assert [c.num_workers for c in close_to_best(alone, {t.key: t.config for t in alone}, most=2)] == [64]

@@ -47,10 +47,13 @@ def close_to_best(
     # the cheapest within CLOSE by rate (not by overlapping intervals: a wide one overlaps almost anything)
     top = max((rate for _, rate, _ in measured), default=0.0)
     near = [k for k, rate, _ in measured if rate > 0 and rate >= top * (1 - CLOSE)]
-    cheapest = min(
-        near, key=lambda k: (allowed[k].num_workers, allowed[k].prefetch_factor or 0), default=None
-    )
-    if len(picked) > 1 and cheapest is not None and cheapest not in picked:
+
+    def cost(k: str) -> tuple[int, int]:
+        return allowed[k].num_workers, allowed[k].prefetch_factor or 0
+
+    cheapest = min(near, key=cost, default=None)
+    # only when it is cheaper than every one already raced (a same-cost neighbour adds a trial, no choice)
+    if len(picked) > 1 and cheapest is not None and cost(cheapest) < min(map(cost, picked)):
         picked.append(cheapest)
     return [allowed[k] for k in picked]
 
