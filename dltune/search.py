@@ -5,7 +5,8 @@ count to measure is:
 1. **up**, when the best is the largest count measured and still rising against the one below
    (more than ``RISING``): a best on the edge of the measured space means the space is too small.
    Upward steps come from ``ladder`` (doubling when the axis is open-ended), never past the ceiling.
-2. **down**, when the best is the smallest count measured above 0 and a smaller one is allowed.
+2. **down**, when the best is the smallest count measured above 0 and a smaller one is allowed (on an
+   open axis the largest at least ``GAP`` x smaller).
 3. **knee**, when far fewer workers (1/GAP or less) than the fewest measured within ``KNEE`` of the
    best could match it: throughput rises at most along the line through the two measured points
    below (or one worker's rate from zero), so where that line reaches the best is the fewest that
@@ -66,7 +67,9 @@ def next_workers(
         if rising and nxt is not None and (allowed is None or nxt in allowed):
             return nxt, "up"
     if not below:
-        pool = allowed if allowed is not None else range(1, best)
+        # a listed axis steps to the next listed count; an open one by at least GAP (31 against 32
+        # workers could not rank, and costs a trial as dear as 24's)
+        pool = allowed if allowed is not None else range(1, max(2, math.floor(best / GAP) + 1))
         lower = [w for w in pool if 0 < w < best and w not in rates]
         if lower:
             return max(lower), "down"

@@ -44,6 +44,9 @@ def test_a_flat_step_stops_the_climb() -> None:
 
 def test_the_smallest_leading_walks_down() -> None:
     assert next_workers({4: 500.0, 8: 300.0}, [8, 16], allowed=[1, 2, 4, 8]) == (2, "down")
+    # an open axis steps down by a factor worth ranking, not by one worker
+    assert next_workers({32: 5694.0, 64: 5465.0}, [128]) == (24, "down")
+    assert next_workers({2: 500.0, 4: 300.0}, [8]) == (1, "down")
 
 
 def test_a_listed_axis_is_respected() -> None:
