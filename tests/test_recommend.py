@@ -131,7 +131,7 @@ def test_repeats_are_pooled() -> None:
     assert rec.chosen.low < 100 < rec.chosen.high
 
 
-def _raced(rates: dict[int, list[float]]) -> object:
+def _raced(rates: dict[int, list[float]], ended: str = "") -> object:
     """A run whose close candidates (by worker count) were raced side by side with these rates."""
     import dataclasses
 
@@ -149,6 +149,7 @@ def _raced(rates: dict[int, list[float]]) -> object:
         rates={key[w]: tuple(v) for w, v in rates.items()},
         alive=tuple(key[w] for w in rates),
         winner=key[max(rates, key=lambda w: sum(rates[w]))],
+        ended=ended,
     )
     return dataclasses.replace(r, search=Search(race=race))
 
@@ -177,3 +178,17 @@ def test_the_race_winner_is_not_outranked_by_trials_taken_apart_from_it() -> Non
     assert rec.best.workers == 64 and rec.chosen.workers == 64
     # the constraints may leave the winner out: then the fastest of what is left
     assert recommend(r, Constraints(max_workers=32)).chosen.workers == 32
+
+
+def test_an_undecided_race_leaves_its_close_survivors_tied() -> None:
+    # two rounds 1.5% apart, then the budget ran out: which led was noise, so the cheaper one is chosen
+    # (and a repeat that happens to see them the other way round chooses it too)
+    close = {32: [4806.0, 4748.0], 64: [4685.0, 5016.0]}
+    assert recommend(_raced(close, ended="budget")).chosen.workers == 32  # type: ignore[arg-type]
+    assert recommend(_raced(close, ended="rounds")).chosen.workers == 32  # type: ignore[arg-type]
+    # a race that ranked them, and runs saved before races said why they stopped, keep the faster one
+    assert recommend(_raced(close, ended="decided")).chosen.workers == 64  # type: ignore[arg-type]
+    assert recommend(_raced(close)).chosen.workers == 64  # type: ignore[arg-type]
+    # undecided, but the cheaper one's mean is 6% lower: not a tie
+    apart = {32: [4500.0, 4420.0], 64: [4685.0, 5016.0]}
+    assert recommend(_raced(apart, ended="budget")).chosen.workers == 64  # type: ignore[arg-type]
