@@ -158,7 +158,7 @@ def race_line(rec: Recommendation) -> str | None:
     if not race:
         return None
     why = {
-        "decided": "until the answer was decided",
+        "decided": "once the answer was decided",
         "budget": "when another round would have cost more than the search before it (the rest still within noise of the winner)",
         "rounds": "at its round cap (the rest still within noise of the winner)",
     }.get(race.ended)
