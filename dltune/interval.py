@@ -88,3 +88,8 @@ class RunningWindow:
 
     def rel_half_width(self, segments: int, round_size: int = 1) -> float:
         return rel_half_width(self.rates(segments, round_size))
+
+    def rate(self) -> float:
+        """samples/s over the whole window."""
+        t = self.cum_time[-1]
+        return self.cum_samples[-1] / t if t > 0 else 0.0

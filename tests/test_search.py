@@ -116,6 +116,9 @@ def _hw(open_files: int = 65536, headroom: int | None = None, shm_free: int = 16
         ({"shm_per_worker": 1 << 30, "hw": _hw(shm_free=10 << 30), "ranks": 3}, 3, "/dev/shm"),
         ({"hw": _hw(headroom=40), "ranks": 4}, 6, "processes"),
         ({"hw": _hw(open_files=1024), "ranks": 4}, 112, "open files"),
+        # batches of many tensors: each tensor in flight is an open file in the main process (the bursty
+        # benchmark: 129 tensors a batch, prefetch 2, ulimit -n 20000; 128 workers ran out of files)
+        ({"hw": _hw(open_files=20000), "tensors_per_worker": 2 * 129}, 74, "258 tensors of batches"),
     ],
 )
 def test_the_ceiling_names_the_limit(kw: dict, workers: int, named: str) -> None:
@@ -128,3 +131,23 @@ def test_ladder_doubles_to_the_ceiling() -> None:
     assert ladder(8, 48) == [16, 32, 48]
     assert ladder(8, 64) == [16, 32, 64]
     assert ladder(8, 8) == []
+
+
+def test_the_preflight_counts_how_a_batch_grows_in_tensors() -> None:
+    """A stacked batch holds a fixed number of tensors, a list-collated one one per sample and field."""
+    import torch
+    from torch.utils.data import default_collate
+
+    from dltune.bench.trial import tensor_growth
+    from dltune.engine.transfer import tensors_in
+    from dltune.model import Preflight
+
+    def listed(batch: list) -> dict:
+        return {"image": torch.stack([b["image"] for b in batch]), "boxes": [b["boxes"] for b in batch]}
+
+    samples = [{"image": torch.zeros(3), "boxes": torch.zeros(i + 1, 4)} for i in range(16)]
+    fixed, per = tensor_growth(listed, samples, len(tensors_in(listed(samples))))
+    assert (fixed, per) == (1.0, 1.0)
+    assert Preflight(tensors_fixed=fixed, tensors_per_sample=per).tensors_per_batch(64) == 65
+    pairs = [(torch.zeros(3), torch.tensor(i)) for i in range(16)]
+    assert tensor_growth(default_collate, pairs, len(tensors_in(default_collate(pairs)))) == (2.0, 0.0)

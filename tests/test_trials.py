@@ -91,6 +91,42 @@ def test_sigbus_means_shared_memory(write_file) -> None:
     assert "/dev/shm" in (r.reason or "") and "3.0 GiB" in (r.reason or "") and "--shm-size" in (r.hint or "")
 
 
+OPEN_FILES = """
+import resource
+import torch
+from torch.utils.data import Dataset
+
+SOFT, HARD = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (160, HARD))  # the main process's limit; workers get theirs back
+
+
+def worker_init_fn(worker_id):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT, HARD))
+
+class D(Dataset):
+    def __len__(self):
+        return 4096
+    def __getitem__(self, i):
+        return [torch.full((2,), float(i)) for _ in range(4)]
+
+def collate_fn(batch):
+    return [t for sample in batch for t in sample]  # a list of tensors: one open file each in flight
+
+dataset = D()
+"""
+
+
+def test_running_out_of_open_files_is_named_with_the_fix(write_file) -> None:
+    """Batches of many tensors pass one file descriptor per tensor: past ``ulimit -n`` torch reports only
+    "received 0 items of ancdata"; the trial names the limit and the fixes."""
+    target = str(write_file("ds_fds", OPEN_FILES))
+    cfg = LoaderConfig(batch_size=32, num_workers=4, prefetch_factor=4)  # 16 batches x 128 tensors
+    r = run_trial(target, cfg, FAST)
+    assert r.status == FAILED, (r.status, r.reason)
+    assert "open files" in (r.reason or "") and "ulimit -n" in (r.hint or "")
+    assert "file_system" in (r.hint or "")
+
+
 def test_hang_is_stopped_at_the_limit(write_file) -> None:
     target = dataset_file(write_file, "ds_hang", "if i == 20: time.sleep(3600)")
     settings = MeasureSettings(min_batches=50, min_seconds=0.1, segments=2, timeout_s=4)

@@ -232,6 +232,33 @@ def test_when_the_main_process_wins_tuning_stops_early(write_file, tmp_path: Pat
     assert "main-process" in [s.stage for s in run.search.stages]
 
 
+def test_screening_trials_rank_against_the_leader(write_file, tmp_path: Path) -> None:
+    """Each screening trial carries the leader's rate so far (it may stop once clearly behind it);
+    calibration and race trials, which need their own precise rates, do not."""
+    seen: list[tuple[str, str, float]] = []
+    inner = fake_runner(latency_bound, [])
+
+    def run(target: str, config: LoaderConfig, settings: MeasureSettings, **kw: object) -> object:
+        result = inner(target, config, settings, **kw)
+        seen.append((config.key(), str(kw.get("role")), settings.rank_against))
+        return result
+
+    tuned, _ = run_tune(
+        str(write_file("rank_ds", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n")),
+        SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2, 4)),
+        MeasureSettings(),
+        HW,
+        out_root=tmp_path,
+        trial_runner=run,
+    )
+    screens = [(i, r) for i, (_, role, r) in enumerate(seen) if role == "screen"]
+    assert screens and all(r > 0 for _, r in screens)
+    for i, r in screens:  # the best rate measured before it
+        before = [t.metrics.samples_per_s for t in tuned.trials[:i] if t.ok and t.metrics]
+        assert r == pytest.approx(max(before), rel=0.02)
+    assert all(r == 0 for _, role, r in seen if role != "screen")
+
+
 def test_close_candidates_are_raced_and_only_race_trials_rank_them(write_file, tmp_path: Path) -> None:
     run, _ = _tune(cpu_bound, SPACE, tmp_path, write_file)
     race = run.search.race

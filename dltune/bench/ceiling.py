@@ -15,7 +15,11 @@ from dltune.model.hardware import HardwareFacts
 HARD_CAP = 256
 """dltune never plans more workers than this for one loader (beyond it start-up alone takes seconds)."""
 FDS_PER_WORKER = 8
-"""Open files one worker costs the main process: its index and result queues, pipes, shared-memory handles."""
+"""Open files one worker costs the main process: its index and result queues, pipes..."""
+# ...plus one per tensor of each batch it has in flight: torch shares a worker's batch with the main
+# process as one file descriptor per tensor storage, held while the batch is alive there. Measured on
+# the bursty benchmark (list collate, 129 tensors a batch, ulimit -n 20000): 128 workers x prefetch 2
+# failed with "received 0 items of ancdata" (the main process out of open files).
 FD_RESERVE = 128
 """Open files kept for everything else (the dataset's own files, torch, the watchdog)."""
 
@@ -36,12 +40,14 @@ def worker_ceiling(
     memory_limit: int | None = None,
     memory_fraction: float = 0.8,
     shm_per_worker: float | None = None,
+    tensors_per_worker: float = 0.0,
     max_workers: int | None = None,
     ranks: int = 1,
 ) -> Ceiling:
     """The lowest of the limits that apply, in workers per loader. ``worker_bytes``: one worker's
     measured memory (PSS); ``main_bytes``: the main processes' memory on this machine;
-    ``shm_per_worker``: /dev/shm one worker's batches in flight take (prefetch x batch bytes).
+    ``shm_per_worker``: /dev/shm one worker's batches in flight take (prefetch x batch bytes);
+    ``tensors_per_worker``: the tensors in them (prefetch x tensors per batch), an open file each.
 
     With ``ranks`` loaders on the machine (``--nproc-per-node``) they share its memory, /dev/shm and
     process limit, so each gets a ``ranks``-th of them; open files are counted per process."""
@@ -71,9 +77,17 @@ def worker_ceiling(
             )
         )
     if hw.memory.open_files_soft:
-        n = (hw.memory.open_files_soft - FD_RESERVE) // FDS_PER_WORKER
+        per_worker = FDS_PER_WORKER + max(0.0, tensors_per_worker)
+        n = int((hw.memory.open_files_soft - FD_RESERVE) / per_worker)
+        tensors = (
+            f" ({tensors_per_worker:,.0f} tensors of batches in flight per worker, a file each)"
+            if tensors_per_worker >= 1
+            else ""
+        )
         found.append(
-            Ceiling(max(0, n), f"open files: the soft limit is {hw.memory.open_files_soft} (ulimit -n)")
+            Ceiling(
+                max(0, n), f"open files{tensors}: the soft limit is {hw.memory.open_files_soft} (ulimit -n)"
+            )
         )
     if hw.process_headroom is not None:
         found.append(

@@ -81,9 +81,11 @@ def measured_ceiling(
     batch_bytes: float | None,
     prefetch: int,
     max_workers: int | None,
+    batch_tensors: float = 0.0,
 ) -> Ceiling:
     """The worker ceiling (per loader) from a measured trial: its workers' PSS per worker, its main
-    processes, and the /dev/shm that ``prefetch`` batches of ``batch_bytes`` per worker take. A trial
+    processes, and the /dev/shm and open files that ``prefetch`` batches of ``batch_bytes`` and
+    ``batch_tensors`` per worker take. A trial
     with ranks measured every rank's loader at once (its memory adds them up over the machines), and
     the machine's limits are shared by its ``settings.nproc_per_node`` loaders."""
     m, workers = trial.metrics, trial.config.num_workers or 1
@@ -95,6 +97,7 @@ def measured_ceiling(
         memory_limit=settings.memory_limit,
         memory_fraction=settings.memory_fraction,
         shm_per_worker=batch_bytes * prefetch if batch_bytes else None,
+        tensors_per_worker=batch_tensors * prefetch,
         max_workers=max_workers,
         ranks=settings.nproc_per_node,
     )

@@ -140,6 +140,16 @@ def classify_exception(
             "SIGKILL, almost always the kernel's out-of-memory killer (or os._exit in the dataset)",
             oom_hint,
         )
+    if "items of ancdata" in text or "Too many open files" in text:
+        return Failure(
+            FAILED,
+            "the main process ran out of open files: torch passes every tensor of a batch in flight "
+            "from a worker as a file descriptor, and num_workers x prefetch_factor batches of this "
+            f"dataset's tensors need more than the limit ({msg.splitlines()[0][:120] if msg else type(exc).__name__})",
+            "raise the limit (ulimit -n 65536), lower num_workers x prefetch_factor, collate fewer "
+            "tensors per batch (stack or concatenate lists of tensors), or call "
+            "torch.multiprocessing.set_sharing_strategy('file_system') in the training script",
+        )
     if "timed out after" in msg and "DataLoader" in msg:
         return Failure(
             TIMEOUT, msg.splitlines()[0], "a worker hangs: look for blocking I/O or locks in __getitem__"

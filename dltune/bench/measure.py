@@ -144,6 +144,51 @@ def sample_counter(loader: Any, batch_size: int | None, drop_last: bool, iterabl
     return read
 
 
+def ended(
+    running: RunningWindow,
+    settings: MeasureSettings,
+    round_batches: int,
+    n: int,
+    need: int,
+    elapsed: float,
+    aligned: bool,
+) -> bool:
+    """Whether a window of ``n`` timed batches over ``elapsed`` s ends here.
+
+    It ends once it holds its minimums (``need`` batches, ``min_seconds``), on a round boundary, and is
+    precise: its interval's relative half-width within ``settings.precision``. Past ``max_seconds`` the
+    minimums shrink to ``MIN_ROUNDS`` rounds and the target loosens in proportion to the time spent (twice the cap: twice the half-width), so a noisy
+    window goes on while more time still buys precision rather than ending imprecise at a fixed time;
+    ``HARD_CAP_FACTOR`` times the cap ends any window (on a round boundary, or one cap later). A window whose
+    interval lies wholly below ``settings.rank_against`` (the leader's rate) ends from ``MIN_ROUNDS``
+    rounds on: it is ranked. Without a target (precision 0) the minimums end it, and the cap ends it
+    with what it has."""
+    hard = HARD_CAP_FACTOR * settings.max_seconds
+    if elapsed >= hard and (aligned or elapsed >= hard + settings.max_seconds):
+        return True
+    if (
+        settings.rank_against > 0
+        and aligned
+        and n >= max(settings.min_batches, MIN_ROUNDS * round_batches)
+        and elapsed >= settings.min_seconds
+    ):
+        rate, half = running.rate(), running.rel_half_width(settings.segments, round_batches)
+        if rate * (1 + half) < settings.rank_against:
+            return True  # clearly behind the leader: more precision would not change the order
+    late = elapsed >= settings.max_seconds
+    if late:
+        if n < max(settings.segments, MIN_ROUNDS * round_batches) or not (
+            aligned or elapsed >= 1.5 * settings.max_seconds
+        ):
+            return False
+    elif n < need or elapsed < settings.min_seconds or not aligned:
+        return False
+    if settings.precision <= 0:
+        return True
+    target = settings.precision * max(1.0, elapsed / settings.max_seconds)
+    return running.rel_half_width(settings.segments, round_batches) <= target
+
+
 def measure_loader(
     loader: Iterable[Any],
     settings: MeasureSettings,
@@ -165,8 +210,8 @@ def measure_loader(
     ``cycle`` (the worker count): batches arrive in bursts of that many (rounds), so the window
     starts and ends on a round boundary, holds at least ``segments`` rounds, and each segment of its
     interval spans whole rounds, unless the last warm-up round arrived paced (``paced``): then the
-    workers are ahead of the loop and segments of single batches are honest. Past its minimums the window grows until the interval's relative
-    half-width is at most ``settings.precision`` (or ``max_seconds``).
+    workers are ahead of the loop and segments of single batches are honest. Past its minimums the window
+    grows until it is precise enough to rank (``ended``: past ``max_seconds`` the target loosens with time).
     ``count(batch, k)``: the samples in the k-th batch (1-based) of its epoch (``sample_counter``).
     ``linger()``: called after the window until it returns True, loading on (untimed) meanwhile: ranks
     measured together keep their load on the machine until every rank's window has ended.
@@ -239,23 +284,7 @@ def measure_loader(
                 w.round_batches = epoch_len  # and the epoch (with its restart bubble) is the cycle
             else:  # end on a round boundary: a window that cuts a burst reads high or low
                 aligned = n % rnd == 0
-            if (
-                (
-                    n >= need
-                    and elapsed >= settings.min_seconds
-                    and aligned
-                    and (
-                        settings.precision <= 0
-                        or running.rel_half_width(settings.segments, w.round_batches) <= settings.precision
-                    )
-                )
-                or (
-                    elapsed >= settings.max_seconds
-                    and n >= max(settings.segments, MIN_ROUNDS * rnd)
-                    and (aligned or elapsed >= 1.5 * settings.max_seconds)
-                )
-                or elapsed >= HARD_CAP_FACTOR * settings.max_seconds
-            ):
+            if ended(running, settings, w.round_batches, n, need, elapsed, aligned):
                 w.window_s = elapsed
                 break
         seen += 1

@@ -162,12 +162,29 @@ def measure_built(
     return {"window": asdict(window), "start_method": start_method if cfg.num_workers else "main"}
 
 
+def tensor_growth(collate: Callable[[list[Any]], Any], samples: list[Any], full: int) -> tuple[float, float]:
+    """(fixed, per sample): how the tensor count of a collated batch grows with its size, from the
+    ``full`` tensors of all ``samples`` collated and those of half of them. A collate that fails on
+    the half is taken as growing in proportion (the larger count: open files are a hard limit)."""
+    from dltune.engine.transfer import tensors_in
+
+    n, half = len(samples), len(samples) // 2
+    if half < 1 or half == n:
+        return 0.0, full / max(1, n)
+    try:
+        part = len(tensors_in(collate(samples[:half])))
+    except Exception:
+        return 0.0, full / n
+    per_sample = max(0.0, (full - part) / (n - half))
+    return max(0.0, full - per_sample * n), per_sample
+
+
 def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
     """Load the dataset and time a few samples in the main process: what the sweep plans with."""
     from torch.utils.data import default_collate
 
     from dltune.engine.dataset_file import load_dataset
-    from dltune.engine.transfer import batch_nbytes
+    from dltune.engine.transfer import batch_nbytes, tensors_in
     from dltune.errors import DltuneError
 
     _quiet()
@@ -213,6 +230,7 @@ def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
             "hint": "samples of different shapes need a collate_fn (e.g. dltune's 'pad' or 'list')",
         }
     collate_s = time.perf_counter() - t2
+    fixed, per_sample = tensor_growth(collate, samples, len(tensors_in(batch)))
     return {
         "length": length,
         "iterable": spec.is_iterable,
@@ -221,6 +239,8 @@ def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
         "sample_s": per_sample,
         "collate_s_per_sample": collate_s / len(samples),
         "bytes_per_sample": batch_nbytes(batch) / len(samples),
+        "tensors_fixed": fixed,
+        "tensors_per_sample": per_sample,
         "probe_samples": len(samples),
         "shardable": callable(getattr(spec.dataset, "shard", None)),
     }

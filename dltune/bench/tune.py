@@ -220,8 +220,13 @@ class Tuner:
         return _rate(self.rec.trials, cfg.key())
 
     def measure(self, cfg: LoaderConfig | None, role: str) -> None:
+        """One trial; a screening trial is ranked against the leader (it may stop once clearly behind)."""
         if cfg is not None and not self.rec.measured(cfg.key()):
-            self.rec.measure(cfg, self.short, role)
+            settings = self.short
+            lead = self.best_measured() if role == "screen" else None
+            if lead is not None:
+                settings = dataclasses.replace(settings, rank_against=self.rate(lead))
+            self.rec.measure(cfg, settings, role)
 
     def leader(self) -> LoaderConfig:
         known = self.known()
@@ -362,7 +367,8 @@ class Tuner:
         return costs, self.ceiling(t1)
 
     def ceiling(self, t1: TrialResult) -> Ceiling:
-        bpp = self.rec.run.preflight.bytes_per_sample if self.rec.run.preflight else None
+        pre = self.rec.run.preflight
+        bpp = pre.bytes_per_sample if pre else None
         return measured_ceiling(
             self.hardware,
             t1,
@@ -370,6 +376,7 @@ class Tuner:
             batch_bytes=bpp * (max(self.sizes) or 1) if bpp else None,
             prefetch=max(self.prefetches or [2]),
             max_workers=self.space.max_workers,
+            batch_tensors=pre.tensors_per_batch(max(self.sizes) or 1) if pre else 0.0,
         )
 
     def candidate_workers(self, ceiling: Ceiling) -> list[int]:

@@ -23,6 +23,15 @@ class Preflight:
     collate_s_per_sample: float = 0.0
     bytes_per_sample: float | None = None
     """Bytes of a collated batch per sample (what crosses processes and /dev/shm)."""
+    tensors_fixed: float = 0.0
+    tensors_per_sample: float = 0.0
+    """Tensors in a collated batch of B samples: ``tensors_fixed + tensors_per_sample x B`` (a stacked
+    batch has a fixed count, a list-collated one grows with B). Each tensor of a batch in flight holds
+    an open file in the main process (torch's file_descriptor sharing)."""
     probe_samples: int = 0
     shardable: bool = False
     """The dataset has a ``shard(rank, world_size)`` method: with ranks, each rank loads only its part."""
+
+    def tensors_per_batch(self, batch_size: int) -> float:
+        """Tensors in one collated batch of ``batch_size`` samples (0 when the preflight did not count)."""
+        return self.tensors_fixed + self.tensors_per_sample * batch_size

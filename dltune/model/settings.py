@@ -19,12 +19,18 @@ class MeasureSettings:
     min_seconds: float = 1.0
     """...and lasts at least this long,"""
     max_seconds: float = 8.0
-    """...unless this much time has passed (then it ends with what it has, at least ``segments`` batches)."""
+    """...unless this much time has passed: then the minimums shrink to three rounds and the precision
+    target loosens in proportion to the time spent, up to 6x this (dltune.bench.measure.ended)."""
     segments: int = 8
     """The window is cut into this many segments of whole worker rounds to estimate its interval."""
     precision: float = 0.03
     """Past those minimums the window grows until the 95% interval's half-width is at most this share of
-    the rate (enough to rank configurations a few percent apart), or ``max_seconds``. 0: no target."""
+    the rate (enough to rank configurations a few percent apart). 0: no target (the minimums end a window, ``max_seconds`` a slow one)."""
+    rank_against: float = 0.0
+    """samples/s of the configuration this trial is ranked against (0: none). Tuning sets it to the
+    leader's rate for its screening trials: a window whose interval lies wholly below it has ranked its
+    configuration and ends from three rounds on, however wide that interval (one that may lead goes on
+    until it is precise)."""
     timeout_s: float = 120.0
     """A trial that has not finished after this long is a hang: it is stopped and recorded."""
     step_ms: float = 0.0
@@ -84,6 +90,7 @@ class MeasureSettings:
                 _finite(self.precision) and 0 <= self.precision < 1,
                 "a share in [0, 1), e.g. 0.03",
             ),
+            ("rank_against", _finite(self.rank_against) and self.rank_against >= 0, "samples/s >= 0"),
             ("timeout_s", _finite(self.timeout_s) and self.timeout_s > 0, "seconds > 0"),
             ("step_ms", _finite(self.step_ms) and self.step_ms >= 0, "milliseconds >= 0"),
             ("repeats", self.repeats >= 1, "an integer >= 1"),
