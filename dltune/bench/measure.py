@@ -147,39 +147,35 @@ def sample_counter(loader: Any, batch_size: int | None, drop_last: bool, iterabl
 def ended(
     running: RunningWindow,
     settings: MeasureSettings,
-    round_batches: int,
     n: int,
-    need: int,
     elapsed: float,
+    *,
+    need: int,
+    rnd: int,
+    round_batches: int,
     aligned: bool,
 ) -> bool:
-    """Whether a window of ``n`` timed batches over ``elapsed`` s ends here.
+    """Whether a window of ``n`` timed batches over ``elapsed`` s ends here (``rnd``: batches a round,
+    ``round_batches``: the cycle its segments span, a round or a short epoch).
 
-    It ends once it holds its minimums (``need`` batches, ``min_seconds``), on a round boundary, and is
+    It ends once it holds its minimums (``need`` batches, ``min_seconds``), on a cycle boundary, and is
     precise: its interval's relative half-width within ``settings.precision``. Past ``max_seconds`` the
-    minimums shrink to ``MIN_ROUNDS`` rounds and the target loosens in proportion to the time spent (twice the cap: twice the half-width), so a noisy
-    window goes on while more time still buys precision rather than ending imprecise at a fixed time;
-    ``HARD_CAP_FACTOR`` times the cap ends any window (on a round boundary, or one cap later). A window whose
-    interval lies wholly below ``settings.rank_against`` (the leader's rate) ends from ``MIN_ROUNDS``
-    rounds on: it is ranked. Without a target (precision 0) the minimums end it, and the cap ends it
-    with what it has."""
+    minimums shrink to ``MIN_ROUNDS`` rounds and the target loosens in proportion to the time spent
+    (twice the cap: twice the half-width), so a noisy window goes on while more time still buys
+    precision rather than ending imprecise at a fixed time; ``HARD_CAP_FACTOR`` times the cap ends any
+    window (on a boundary, or one cap later). A window whose interval lies wholly below
+    ``settings.rank_against`` (the leader's rate) ends from ``MIN_ROUNDS`` rounds on: it is ranked.
+    Without a target (precision 0) the minimums end a window, and the cap ends it with what it has."""
     hard = HARD_CAP_FACTOR * settings.max_seconds
     if elapsed >= hard and (aligned or elapsed >= hard + settings.max_seconds):
         return True
-    if (
-        settings.rank_against > 0
-        and aligned
-        and n >= max(settings.min_batches, MIN_ROUNDS * round_batches)
-        and elapsed >= settings.min_seconds
-    ):
+    fewest = max(settings.segments, MIN_ROUNDS * rnd)
+    if settings.rank_against > 0 and aligned and n >= fewest and elapsed >= settings.min_seconds:
         rate, half = running.rate(), running.rel_half_width(settings.segments, round_batches)
         if rate * (1 + half) < settings.rank_against:
             return True  # clearly behind the leader: more precision would not change the order
-    late = elapsed >= settings.max_seconds
-    if late:
-        if n < max(settings.segments, MIN_ROUNDS * round_batches) or not (
-            aligned or elapsed >= 1.5 * settings.max_seconds
-        ):
+    if elapsed >= settings.max_seconds:
+        if n < fewest or not (aligned or elapsed >= 1.5 * settings.max_seconds):
             return False
     elif n < need or elapsed < settings.min_seconds or not aligned:
         return False
@@ -284,7 +280,16 @@ def measure_loader(
                 w.round_batches = epoch_len  # and the epoch (with its restart bubble) is the cycle
             else:  # end on a round boundary: a window that cuts a burst reads high or low
                 aligned = n % rnd == 0
-            if ended(running, settings, w.round_batches, n, need, elapsed, aligned):
+            if ended(
+                running,
+                settings,
+                n,
+                elapsed,
+                need=need,
+                rnd=rnd,
+                round_batches=w.round_batches,
+                aligned=aligned,
+            ):
                 w.window_s = elapsed
                 break
         seen += 1
