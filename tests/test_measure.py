@@ -242,3 +242,15 @@ def test_a_window_clearly_behind_the_leader_ends_once_ranked() -> None:
     behind, close, alone = window(40.0), window(17.0), window(0.0)
     assert len(behind.samples) == 3 * 4  # three rounds: clearly below 40/s
     assert len(close.samples) > 3 * 4 and len(close.samples) == len(alone.samples)
+
+
+def test_a_window_ends_well_before_its_trial_times_out() -> None:
+    """The loosening window stops at half the trial's timeout at the latest: a trial is measured, not
+    killed as a hang, however imprecise its window."""
+    clock = FakeClock()
+    noisy = JitterLoader(clock, workers=4, round_s=1.0, jitter=0.6)
+    s = MeasureSettings(
+        min_batches=4, min_seconds=0.5, max_seconds=8, segments=4, precision=0.001, timeout_s=20
+    )
+    w = measure_loader(noisy, s, buffered=8, clock=clock, cycle=4)
+    assert 10 <= w.window_s < 11 and len(w.samples) % 4 == 0

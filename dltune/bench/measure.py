@@ -162,11 +162,13 @@ def ended(
     precise: its interval's relative half-width within ``settings.precision``. Past ``max_seconds`` the
     minimums shrink to ``MIN_ROUNDS`` rounds and the target loosens in proportion to the time spent
     (twice the cap: twice the half-width), so a noisy window goes on while more time still buys
-    precision rather than ending imprecise at a fixed time; ``HARD_CAP_FACTOR`` times the cap ends any
-    window (on a boundary, or one cap later). A window whose interval lies wholly below
-    ``settings.rank_against`` (the leader's rate) ends from ``MIN_ROUNDS`` rounds on: it is ranked.
+    precision rather than ending imprecise at a fixed time; ``HARD_CAP_FACTOR`` times the cap (at most
+    half the trial's ``timeout_s``) ends any window (on a boundary, or one cap later). A window whose
+    interval lies wholly below ``settings.rank_against`` (the leader's rate) ends from ``MIN_ROUNDS``
+    rounds on: it is ranked.
     Without a target (precision 0) the minimums end a window, and the cap ends it with what it has."""
-    hard = HARD_CAP_FACTOR * settings.max_seconds
+    # never so late that the trial's own timeout (start-up included) would stop it first
+    hard = min(HARD_CAP_FACTOR * settings.max_seconds, max(settings.max_seconds, settings.timeout_s / 2))
     if elapsed >= hard and (aligned or elapsed >= hard + settings.max_seconds):
         return True
     fewest = max(settings.segments, MIN_ROUNDS * rnd)
