@@ -93,6 +93,34 @@ def ranked(
     return settled(rates, keys, z) or all(z * se - gap <= within for _, gap, se in _gaps(rates, keys)[1:])
 
 
+LOSS = 0.02
+"""A race may stop once choosing its leader now is expected to cost less than this (log scale, ~2%)
+against the best of its survivors: candidates that close are interchangeable for the user, and ranking
+them would take rounds that cost more than the choice could gain (two configurations 1% apart, each trial
+5% noisy, need about 30 rounds to be ranked)."""
+
+
+def _normal_pdf(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def _normal_cdf(x: float) -> float:
+    return (1 + math.erf(x / math.sqrt(2))) / 2
+
+
+def expected_loss(rates: Mapping[str, Sequence[float]], keys: Sequence[str]) -> float:
+    """What choosing the leader now is expected to give up (log scale) against the others: for each, the
+    expected positive part of its advantage, a normal with mean ``-gap`` and the gap's standard error,
+    summed over the others (an upper bound on the loss against the best of them)."""
+    loss = 0.0
+    for _, gap, se in _gaps(rates, keys)[1:]:
+        if se <= 0:
+            continue
+        z = gap / se
+        loss += se * _normal_pdf(z) - gap * (1 - _normal_cdf(z))
+    return loss
+
+
 CLOSE = 0.06
 """Candidates whose single measurements lie within this of the best (or within their intervals) are
 close enough that only a side-by-side race can rank them: windows measured minutes apart drift by

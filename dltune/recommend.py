@@ -7,6 +7,7 @@ count as ties, and the cheapest of those wins (fewer workers, then less memory, 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -27,30 +28,40 @@ from dltune.model import (
     TrialResult,
 )
 from dltune.node import node_plan
-from dltune.race import settled
+from dltune.race import noise_sd, settled
 from dltune.stats import summarize
 from dltune.units import human_bytes
 
 TIE_CAP = 0.03
 """A tie is never more than 3% slower than the best, however noisy the measurements."""
+RACE_Z = 1.96
+"""A raced configuration's 95% interval: its mean's, this many standard errors of the race's noise."""
 
 
 def pool(trials: Iterable[TrialResult], raced: Iterable[str] = ()) -> list[ConfigStat]:
     """Group successful trials by configuration; one repeat keeps its own interval, several pool theirs.
 
     The configurations in ``raced`` were measured again side by side: only those race trials count
-    for them, so that they are ranked on measurements taken together, never minutes apart."""
+    for them, so that they are ranked on measurements taken together, never minutes apart. Their
+    interval is their mean's from the race's spread, pooled over every raced configuration as the race
+    judges it (dltune.race): two trials alone give a t interval with one degree of freedom, ±148% of a
+    mean whose trials lie 12% apart."""
     groups: dict[str, list[TrialResult]] = defaultdict(list)
     trials = list(trials)
     in_race = {t.key for t in trials if t.ok and t.role == RACE} & set(raced)
     for t in trials:
         if t.ok and (t.key not in in_race or t.role == RACE):
             groups[t.key].append(t)
+    race_sd = noise_sd({k: [t.rate for t in groups[k]] for k in in_race})
     stats = []
     for key, ts in groups.items():
         ms = [t.metrics for t in ts if t.metrics]
         rates = [m.samples_per_s for m in ms]
-        if len(rates) > 1:
+        if len(rates) > 1 and key in in_race:
+            rate = summarize(rates).mean
+            half = RACE_Z * race_sd / math.sqrt(len(rates))
+            low, high = rate * math.exp(-half), rate * math.exp(half)
+        elif len(rates) > 1:
             s = summarize(rates)
             rate, low, high = s.mean, s.ci_low, s.ci_high
         else:
@@ -109,7 +120,7 @@ def _race_allows(race: RaceRecord | None, best: ConfigStat, other: ConfigStat) -
     """When ``best`` was raced, ``other`` ties with it only if it was raced too and the race shows its
     deficit is at most TIE_CAP plus one standard error: the cheaper of two raced configurations is chosen
     only when the race makes it likely (about 5 in 6) that it gives up at most 3%, or when the race ended
-    undecided (budget or rounds spent) with both alive and their means within TIE_CAP; otherwise the faster
+    undecided (interchangeable, or budget or rounds spent) with both alive and their means within TIE_CAP; otherwise the faster
     one is (noise is not a licence to give up throughput), and a configuration the race did not measure is
     no tie of its winner (only side-by-side trials settle close candidates)."""
     rates = race.rates if race else {}
@@ -122,7 +133,7 @@ def _race_allows(race: RaceRecord | None, best: ConfigStat, other: ConfigStat) -
     # a race that stopped at its budget or round cap could not rank its survivors: where their side-by-side
     # means lie within TIE_CAP the order between them is noise, so they tie and the cheapest is chosen, the
     # same one on a repeat (measured: latency's w32 vs w64, 1.5% apart after two rounds, went either way)
-    undecided = race is not None and race.ended in ("budget", "rounds")
+    undecided = race is not None and race.ended in ("close", "budget", "rounds")
     both_alive = race is not None and {best.key, other.key} <= set(race.alive)
     return undecided and both_alive and settled(rates, [best.key, other.key], z=0.0, within=TIE_CAP)
 

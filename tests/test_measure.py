@@ -228,10 +228,10 @@ def test_a_window_of_one_segment_claims_no_precision() -> None:
     assert (m.samples_per_s_low, m.samples_per_s_high) == (0.0, pytest.approx(80))
 
 
-def test_a_window_clearly_behind_the_leader_ends_once_ranked() -> None:
+def test_a_window_clearly_behind_or_ahead_of_the_leader_ends_once_ranked() -> None:
     """Tuning's screening trials rank against the leader: a configuration whose interval lies wholly
-    below the leader's rate stops at three rounds, however far its interval is from the precision
-    target; one that might lead goes on until it is precise."""
+    below the leader's rate, or wholly above it, stops at three rounds, however far its interval is from
+    the precision target; one whose interval holds the leader's rate goes on until it is precise."""
     s = MeasureSettings(min_batches=4, min_seconds=0.5, max_seconds=3, segments=6, precision=0.04)
 
     def window(rank_against: float):
@@ -239,8 +239,9 @@ def test_a_window_clearly_behind_the_leader_ends_once_ranked() -> None:
         loader = JitterLoader(clock, workers=4, round_s=1.0, jitter=0.3, seed=1)  # about 16 samples/s
         return measure_loader(loader, replace(s, rank_against=rank_against), buffered=8, clock=clock, cycle=4)
 
-    behind, close, alone = window(40.0), window(17.0), window(0.0)
+    behind, ahead, close, alone = window(40.0), window(8.0), window(17.0), window(0.0)
     assert len(behind.samples) == 3 * 4  # three rounds: clearly below 40/s
+    assert len(ahead.samples) == 3 * 4  # and clearly above 8/s: the new leader, whatever its precision
     assert len(close.samples) > 3 * 4 and len(close.samples) == len(alone.samples)
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dltune.race import MIN_SD, PRIOR_SD, noise_sd, settled, survivors
+from dltune.race import MIN_SD, PRIOR_SD, expected_loss, noise_sd, settled, survivors
 
 
 def test_noise_uses_the_prior_until_repeats_exist_then_pools_them() -> None:
@@ -36,3 +36,17 @@ def test_settled_when_one_is_left_or_the_rest_is_provably_equivalent() -> None:
     quiet = {k: [1000.0 + d, 1000.0 - d, 1000.0] for k, d in (("a", 1.0), ("b", 2.0))}
     quiet |= {"c": [1000.0] * 6}
     assert settled(quiet, ["a", "b", "c"])
+
+
+def test_the_expected_loss_of_choosing_the_leader_shrinks_with_the_gap_and_with_repeats() -> None:
+    assert expected_loss({"a": [1000.0]}, ["a"]) == 0.0  # nothing to lose against
+    even = expected_loss({"a": [1000.0], "b": [1000.0]}, ["a", "b"])
+    # equal means, prior noise: the gap's standard error is 0.06 x sqrt(2), the loss that times 1/sqrt(2 pi)
+    assert even == pytest.approx(PRIOR_SD * math.sqrt(2) / math.sqrt(2 * math.pi))
+    assert expected_loss({"a": [1000.0], "b": [900.0]}, ["a", "b"]) < even / 2  # a 10% gap costs little
+    quiet = {"a": [1000.0, 1010.0, 990.0, 1000.0], "b": [1000.0, 990.0, 1010.0, 1000.0]}
+    assert expected_loss(quiet, ["a", "b"]) < 0.01  # repeats that agree: either choice costs under 1%
+    # a third candidate adds its own chance of being better
+    assert expected_loss({"a": [1000.0], "b": [1000.0], "c": [1000.0]}, ["a", "b", "c"]) == pytest.approx(
+        2 * even
+    )

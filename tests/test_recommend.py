@@ -162,6 +162,21 @@ def test_raced_candidates_are_ranked_on_race_trials_only() -> None:
     assert rec.chosen.workers == 64
 
 
+def test_a_raced_configuration_reports_the_race_s_interval_not_a_two_trial_t_interval() -> None:
+    # three race trials each, 12% apart at most: a t interval over one configuration's own trials reads
+    # +-15% (and +-76% over two); the race's spread pooled over both (4 degrees of freedom) reads about 5%
+    rates = {2: [600.0, 530.0, 570.0], 4: [560.0, 590.0, 575.0]}
+    rec = recommend(_raced(rates))  # type: ignore[arg-type]
+    for s in rec.ranked:
+        if s.workers in rates:
+            half = (s.high - s.rate) / s.rate
+            assert 0.02 < half < 0.08, (s.workers, half)  # 1.96 x 4.8% / sqrt(3)
+            assert s.low < s.rate < s.high
+    two = recommend(_raced({2: [600.0, 530.0], 4: [560.0, 590.0]}))  # type: ignore[arg-type]
+    chosen = two.chosen
+    assert (chosen.high - chosen.rate) / chosen.rate < 0.15  # the prior's 6% over two trials: +-8%
+
+
 def test_the_cheaper_raced_candidate_wins_only_when_provably_as_fast() -> None:
     tight = {16: [3000.0, 3001.0, 2999.0, 3000.0], 32: [3010.0, 3008.0, 3012.0, 3010.0]}
     assert recommend(_raced(tight)).chosen.workers == 16  # type: ignore[arg-type]
@@ -186,6 +201,8 @@ def test_an_undecided_race_leaves_its_close_survivors_tied() -> None:
     close = {32: [4806.0, 4748.0], 64: [4685.0, 5016.0]}
     assert recommend(_raced(close, ended="budget")).chosen.workers == 32  # type: ignore[arg-type]
     assert recommend(_raced(close, ended="rounds")).chosen.workers == 32  # type: ignore[arg-type]
+    # and a race that stopped because choosing between them would cost little: the same, the cheaper one
+    assert recommend(_raced(close, ended="close")).chosen.workers == 32  # type: ignore[arg-type]
     # a race that ranked them, and runs saved before races said why they stopped, keep the faster one
     assert recommend(_raced(close, ended="decided")).chosen.workers == 64  # type: ignore[arg-type]
     assert recommend(_raced(close)).chosen.workers == 64  # type: ignore[arg-type]

@@ -127,6 +127,38 @@ def test_running_out_of_open_files_is_named_with_the_fix(write_file) -> None:
     assert "file_system" in (r.hint or "")
 
 
+WORKER_OPEN_FILES = """
+import resource
+import torch
+from torch.utils.data import Dataset
+
+
+def worker_init_fn(worker_id):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+class D(Dataset):
+    def __len__(self):
+        return 4096
+    def __getitem__(self, i):
+        return [torch.full((2,), float(i)) for _ in range(4)]
+
+def collate_fn(batch):
+    return [t for sample in batch for t in sample]  # 128 tensors a batch: more files than a worker may open
+
+dataset = D()
+"""
+
+
+def test_a_loader_hung_by_workers_out_of_open_files_is_named_with_the_fix(write_file) -> None:
+    """A worker that cannot open a file for a tensor it sends loses that batch and the loader waits for it
+    forever: the trial is stopped at its timeout, and what the workers printed names the cause."""
+    target = str(write_file("ds_worker_fds", WORKER_OPEN_FILES))
+    settings = MeasureSettings(min_batches=50, min_seconds=0.1, segments=2, timeout_s=6)
+    r = run_trial(target, LoaderConfig(batch_size=32, num_workers=2), settings)
+    assert r.status == TIMEOUT, (r.status, r.reason)
+    assert "ran out of open files" in (r.reason or "") and "ulimit -n" in (r.hint or "")
+
+
 def test_hang_is_stopped_at_the_limit(write_file) -> None:
     target = dataset_file(write_file, "ds_hang", "if i == 20: time.sleep(3600)")
     settings = MeasureSettings(min_batches=50, min_seconds=0.1, segments=2, timeout_s=4)
@@ -271,3 +303,23 @@ def test_a_script_without_a_main_guard_can_run_trials(write_file, tmp_path: Path
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["script", "ran", "ok"]  # the trial's child did not run the script again
+
+
+def test_segments_left_by_the_dead_processes_of_a_failed_trial_are_removed(tmp_path: Path) -> None:
+    """A worker killed between creating a shared-memory segment and handing it over leaves it in /dev/shm,
+    holding RAM: after a failed trial dltune removes those its processes named, and only theirs."""
+    import os
+    import subprocess
+
+    from dltune.bench.child import remove_orphan_segments
+
+    done = subprocess.Popen(["true"])
+    done.wait()
+    dead, alive = done.pid, os.getpid()
+    for name in (f"torch_{dead}_1_0", f"torch_{dead}_7_3", f"torch_{alive}_1_0", f"torch_{dead}0_1", "other"):
+        (tmp_path / name).write_bytes(b"x")
+    removed = remove_orphan_segments({dead, alive}, root=str(tmp_path))
+    assert sorted(Path(p).name for p in removed) == [f"torch_{dead}_1_0", f"torch_{dead}_7_3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"torch_{alive}_1_0", f"torch_{dead}0_1", "other"]
+    )

@@ -201,6 +201,23 @@ def test_user_limits_stop_the_climb_and_are_named(
     assert any("still rose" in n and limit in n for n in run.search.notes)
 
 
+def test_each_prefetch_depth_climbs_to_its_own_ceiling(write_file, tmp_path: Path) -> None:
+    # /dev/shm holds the batches in flight of 64 workers at prefetch 2 (8-byte samples, batches of 64),
+    # of 32 at prefetch 4: the climb at prefetch 2 is not stopped at prefetch 4's limit, and prefetch 4
+    # is not tried with more workers than its limit allows
+    shm = int(64 * 2 * 64 * 8 / 0.9) + 64
+    hw = dataclasses.replace(HW2, memory=dataclasses.replace(HW2.memory, shm_total=1 << 30, shm_free=shm))
+    space = SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2, 4))
+    run, calls = _tune(storage_peak, space, tmp_path, write_file, hw=hw)
+    assert run.preflight and run.preflight.bytes_per_sample == 8
+    deepest = {
+        pf: max((t.config.num_workers for t in run.trials if t.config.prefetch_factor == pf), default=0)
+        for pf in (2, 4)
+    }
+    assert deepest[2] > 32 and deepest[4] <= 32, calls
+    assert storage_peak(recommend(run).chosen.workers, 64)[0] >= 0.95 * 6000, calls
+
+
 def test_a_best_on_a_listed_edge_is_reported(write_file, tmp_path: Path) -> None:
     run, _ = _tune(storage_peak, SweepSpace(workers=(0, 1, 2, 4, 8), batch_size=(64,)), tmp_path, write_file)
     assert max(t.config.num_workers for t in run.trials) == 8  # a listed axis is not extended...
@@ -233,14 +250,16 @@ def test_when_the_main_process_wins_tuning_stops_early(write_file, tmp_path: Pat
 
 
 def test_screening_trials_rank_against_the_leader(write_file, tmp_path: Path) -> None:
-    """Each screening trial carries the leader's rate so far (it may stop once clearly behind it);
-    calibration and race trials, which need their own precise rates, do not."""
+    """Each screening trial carries the leader's rate so far (it may stop once clearly behind or ahead of
+    it); calibration and race trials do not (the race needs its own precise rates)."""
     seen: list[tuple[str, str, float]] = []
+    precision: dict[str, float] = {}
     inner = fake_runner(latency_bound, [])
 
     def run(target: str, config: LoaderConfig, settings: MeasureSettings, **kw: object) -> object:
         result = inner(target, config, settings, **kw)
         seen.append((config.key(), str(kw.get("role")), settings.rank_against))
+        precision[str(kw.get("role"))] = settings.precision
         return result
 
     tuned, _ = run_tune(
@@ -257,6 +276,9 @@ def test_screening_trials_rank_against_the_leader(write_file, tmp_path: Path) ->
         before = [t.metrics.samples_per_s for t in tuned.trials[:i] if t.ok and t.metrics]
         assert r == pytest.approx(max(before), rel=0.02)
     assert all(r == 0 for _, role, r in seen if role != "screen")
+    # calibration only places the search: a looser window than the screens' and the race's
+    assert precision.pop("calibration") == 0.08
+    assert precision and set(precision.values()) == {0.04}  # screens, searches and the race, if any
 
 
 def test_close_candidates_are_raced_and_only_race_trials_rank_them(write_file, tmp_path: Path) -> None:

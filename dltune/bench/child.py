@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import glob
 import importlib
 import multiprocessing as mp
 import os
@@ -167,6 +168,43 @@ class ChildOutcome:
     peak_workers: int
     duration_s: float
     memory_limit: int
+    stderr: str = ""
+    """The end of what the job's processes printed to stderr, when it failed without an answer (a hang,
+    a kill): a hung loader's workers often said why (``STDERR_LOG``)."""
+
+
+STDERR_LOG = "DLTUNE_STDERR_LOG"
+"""Environment variable naming the file a child's jobs send their (and their workers') stderr to: in the
+child's own temporary folder, where the parent reads it when a job is stopped without an answer."""
+
+
+def tail_of_file(path: str, size: int = 8192) -> str:
+    """The last ``size`` bytes of a text file ('' when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+SHM = "/dev/shm"
+
+
+def remove_orphan_segments(pids: set[int], root: str = SHM) -> list[str]:
+    """Remove the shared-memory segments torch named after processes of a failed job that are gone
+    (``torch_<pid>_*``): a worker killed between creating a segment and handing it over (or one out of
+    open files) leaves it behind, holding RAM until the machine restarts. Returns what it removed."""
+    removed = []
+    for pid in pids:
+        if psutil.pid_exists(pid):
+            continue
+        for path in glob.glob(os.path.join(root, f"torch_{pid}_*")):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed.append(path)
+    return removed
 
 
 def _rss(family: list[psutil.Process]) -> int:
@@ -236,7 +274,8 @@ class WatchedProcess:
         # the child's temporary files (multiprocessing's pymp-* folders, which killed workers leave
         # behind, torchelastic's logs, the dataset's own) live in a folder removed with the child
         self._tmp = tempfile.mkdtemp(prefix="dltune-child-")
-        with _main_not_rerun(), _environment({**self._env, "TMPDIR": self._tmp}):
+        log = os.path.join(self._tmp, "stderr.log")
+        with _main_not_rerun(), _environment({**self._env, "TMPDIR": self._tmp, STDERR_LOG: log}):
             proc.start()
         theirs.close()
         self._proc, self._conn, self._watched = proc, mine, psutil.Process(proc.pid)
@@ -273,6 +312,7 @@ class WatchedProcess:
         watchdog: str | None = None
         peak_main = peak_workers = main = workers = 0
         next_pss = start
+        pids: set[int] = set()
         try:
             while True:
                 now = time.monotonic()
@@ -280,6 +320,7 @@ class WatchedProcess:
                     family = [watched, *watched.children(recursive=True)]
                 except psutil.Error:
                     family = [watched]
+                pids.update(p.pid for p in family)
                 if now >= next_pss or _rss(family) > memory_limit:  # RSS >= PSS: a cheap upper bound
                     # reading PSS walks every mapping of a process under its memory lock: not too often
                     next_pss = now + pss_every_s
@@ -306,12 +347,22 @@ class WatchedProcess:
             self.close()
             raise
         failed = result is None or "failure" in result
-        exitcode = None
+        exitcode, stderr = None, ""
         if failed:
+            if result is None and self._tmp is not None:  # stopped or dead: what it printed may say why
+                stderr = tail_of_file(os.path.join(self._tmp, "stderr.log"))
             self.close()  # never reuse a child whose job went wrong: its state is unknown
             exitcode = proc.exitcode
+            remove_orphan_segments(pids)
         return ChildOutcome(
-            result, exitcode, watchdog, peak_main, peak_workers, time.monotonic() - start, memory_limit
+            result,
+            exitcode,
+            watchdog,
+            peak_main,
+            peak_workers,
+            time.monotonic() - start,
+            memory_limit,
+            stderr,
         )
 
     def release(self) -> None:

@@ -9,6 +9,7 @@ from dltune.bench.recorder import Recorder
 from dltune.model import TrialResult
 from dltune.model.hardware import HardwareFacts
 from dltune.model.loader import LoaderConfig
+from dltune.model.preflight import Preflight
 from dltune.model.settings import MeasureSettings
 from dltune.race import geo_mean
 from dltune.search import next_workers
@@ -78,26 +79,28 @@ def measured_ceiling(
     trial: TrialResult,
     settings: MeasureSettings,
     *,
-    batch_bytes: float | None,
+    preflight: Preflight | None,
+    batch_size: int | None,
     prefetch: int,
     max_workers: int | None,
-    batch_tensors: float = 0.0,
 ) -> Ceiling:
     """The worker ceiling (per loader) from a measured trial: its workers' PSS per worker, its main
-    processes, and the /dev/shm and open files that ``prefetch`` batches of ``batch_bytes`` and
-    ``batch_tensors`` per worker take. A trial
-    with ranks measured every rank's loader at once (its memory adds them up over the machines), and
-    the machine's limits are shared by its ``settings.nproc_per_node`` loaders."""
+    processes, and the /dev/shm and open files that ``prefetch`` batches of ``batch_size`` take per worker
+    (their bytes and tensors from the ``preflight``). A trial with ranks measured every rank's loader at
+    once (its memory adds them up over the machines), and the machine's limits are shared by its
+    ``settings.nproc_per_node`` loaders."""
     m, workers = trial.metrics, trial.config.num_workers or 1
     world = settings.nproc_per_node * settings.nnodes
+    batch = batch_size or 1
+    bpp = preflight.bytes_per_sample if preflight else None
     return worker_ceiling(
         hw,
         worker_bytes=m.peak_pss_workers / (workers * world) if m and m.peak_pss_workers else None,
         main_bytes=float(m.peak_pss_main) / settings.nnodes if m else 0.0,
         memory_limit=settings.memory_limit,
         memory_fraction=settings.memory_fraction,
-        shm_per_worker=batch_bytes * prefetch if batch_bytes else None,
-        tensors_per_worker=batch_tensors * prefetch,
+        shm_per_worker=bpp * batch * prefetch if bpp else None,
+        tensors_per_worker=preflight.tensors_per_batch(batch) * prefetch if preflight else 0.0,
         max_workers=max_workers,
         ranks=settings.nproc_per_node,
     )

@@ -4,7 +4,8 @@ Used after a sweep (``dltune bench``) and at the end of tuning. Each round measu
 candidate once, in an order that rotates from round to round (no candidate always goes first); after
 ``min_rounds`` the candidates clearly slower than the best on the race's own measurements are
 dropped (dltune.race), and the race ends when it is decided (one is left, the rest are provably within
-a few percent, or none of them could beat the leader by more than 3%), when another round would take
+a few percent, or none of them could beat the leader by more than 3%), when the survivors are so close that
+choosing the leader now is expected to cost under 2% (``close``), when another round would take
 the race past its time budget, or after ``max_rounds``. Rounds therefore go on while the candidates are
 too close to rank and rounds are cheap against the search that found them, and stop after the minimum
 where each trial is expensive. Only race trials (role ``race``) decide: measurements taken minutes apart
@@ -19,7 +20,7 @@ from dltune.bench.recorder import Recorder
 from dltune.model import RACE, RaceRecord, TrialResult
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
-from dltune.race import CLOSE, contenders, mean_log, ranked, survivors
+from dltune.race import CLOSE, LOSS, contenders, expected_loss, mean_log, ranked, survivors
 
 
 def rel_hw(t: TrialResult) -> float:
@@ -89,6 +90,9 @@ def race(
             alive = survivors(rates, alive)
             if ranked(rates, alive):
                 ended = "decided"
+                break
+            if expected_loss(rates, alive) <= LOSS:
+                ended = "close"  # interchangeable: more rounds would cost more than the choice could gain
                 break
             spent = sum(map(sum, seconds.values()))
             next_round = sum(sum(seconds[k]) / len(seconds[k]) for k in alive)

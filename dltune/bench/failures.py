@@ -63,6 +63,14 @@ def note_indices(dataset: Any) -> Any:
     return IndexNoting(dataset)
 
 
+OPEN_FILES = "Too many open files"
+OPEN_FILES_HINT = (
+    "raise the limit (ulimit -n 65536), lower num_workers x prefetch_factor, collate fewer "
+    "tensors per batch (stack or concatenate lists of tensors), or call "
+    "torch.multiprocessing.set_sharing_strategy('file_system') in the training script"
+)
+
+
 @dataclass(frozen=True)
 class Failure:
     status: str
@@ -140,15 +148,13 @@ def classify_exception(
             "SIGKILL, almost always the kernel's out-of-memory killer (or os._exit in the dataset)",
             oom_hint,
         )
-    if "items of ancdata" in text or "Too many open files" in text:
+    if "items of ancdata" in text or OPEN_FILES in text:
         return Failure(
             FAILED,
             "the main process ran out of open files: torch passes every tensor of a batch in flight "
             "from a worker as a file descriptor, and num_workers x prefetch_factor batches of this "
             f"dataset's tensors need more than the limit ({msg.splitlines()[0][:120] if msg else type(exc).__name__})",
-            "raise the limit (ulimit -n 65536), lower num_workers x prefetch_factor, collate fewer "
-            "tensors per batch (stack or concatenate lists of tensors), or call "
-            "torch.multiprocessing.set_sharing_strategy('file_system') in the training script",
+            OPEN_FILES_HINT,
         )
     if "timed out after" in msg and "DataLoader" in msg:
         return Failure(
@@ -176,9 +182,20 @@ def classify_rejection(exc: BaseException) -> Failure:
 
 
 def classify_exit(
-    exitcode: int | None, *, watchdog: str | None, limit_s: float, memory_note: str = ""
+    exitcode: int | None, *, watchdog: str | None, limit_s: float, memory_note: str = "", stderr: str = ""
 ) -> Failure:
-    """Status for a trial process that ended without sending a result."""
+    """Status for a trial process that ended without sending a result (``stderr``: the end of what it
+    and its workers printed)."""
+    if watchdog == "timeout" and OPEN_FILES in stderr:
+        # a worker that cannot open the file for a tensor it sends loses the batch (the queue's feeder
+        # thread prints the error and goes on); the main process then waits for it forever
+        return Failure(
+            TIMEOUT,
+            f"no result after {limit_s:.0f} s: the loader hangs because a worker ran out of open files "
+            "(its stderr says 'Too many open files'): torch shares every tensor of a batch as a file "
+            "descriptor, and the batch it could not send never arrives",
+            OPEN_FILES_HINT,
+        )
     if watchdog == "timeout":
         return Failure(
             TIMEOUT,

@@ -164,18 +164,21 @@ def ended(
     (twice the cap: twice the half-width), so a noisy window goes on while more time still buys
     precision rather than ending imprecise at a fixed time; ``HARD_CAP_FACTOR`` times the cap (at most
     half the trial's ``timeout_s``) ends any window (on a boundary, or one cap later). A window whose
-    interval lies wholly below ``settings.rank_against`` (the leader's rate) ends from ``MIN_ROUNDS``
-    rounds on: it is ranked.
+    interval lies wholly below ``settings.rank_against`` (the leader's rate), or wholly above it, ends
+    from ``MIN_ROUNDS`` rounds on: it is ranked.
     Without a target (precision 0) the minimums end a window, and the cap ends it with what it has."""
     # never so late that the trial's own timeout (start-up included) would stop it first
     hard = min(HARD_CAP_FACTOR * settings.max_seconds, max(settings.max_seconds, settings.timeout_s / 2))
     if elapsed >= hard and (aligned or elapsed >= hard + settings.max_seconds):
         return True
     fewest = max(settings.segments, MIN_ROUNDS * rnd)
+    half: float | None = None  # the interval's relative half-width, computed once
     if settings.rank_against > 0 and aligned and n >= fewest and elapsed >= settings.min_seconds:
         rate, half = running.rate(), running.rel_half_width(settings.segments, round_batches)
-        if rate * (1 + half) < settings.rank_against:
-            return True  # clearly behind the leader: more precision would not change the order
+        if rate * (1 + half) < settings.rank_against or rate * (1 - half) > settings.rank_against:
+            return (
+                True  # clearly behind the leader, or ahead of it: more precision would not change the order
+            )
     if elapsed >= settings.max_seconds:
         if n < fewest or not (aligned or elapsed >= 1.5 * settings.max_seconds):
             return False
@@ -184,7 +187,9 @@ def ended(
     if settings.precision <= 0:
         return True
     target = settings.precision * max(1.0, elapsed / settings.max_seconds)
-    return running.rel_half_width(settings.segments, round_batches) <= target
+    if half is None:
+        half = running.rel_half_width(settings.segments, round_batches)
+    return half <= target
 
 
 def measure_loader(

@@ -256,16 +256,14 @@ def _extend(
     }
     open_ended = isinstance(space.workers, str)
     trial = next(t for t in rec.trials if t.key == best.key() and t.ok)
-    pre = rec.run.preflight
-    bpp = pre.bytes_per_sample if pre else None
     ceiling = measured_ceiling(
         hardware,
         trial,
         settings,
-        batch_bytes=bpp * (best.batch_size or 1) if bpp else None,
+        preflight=rec.run.preflight,
+        batch_size=best.batch_size,
         prefetch=best.prefetch_factor or 2,
         max_workers=space.max_workers,
-        batch_tensors=pre.tensors_per_batch(best.batch_size or 1) if pre else 0.0,
     )
     axis = sorted(same)
     up = [*axis, *ladder(max(axis), ceiling.workers)] if open_ended else axis

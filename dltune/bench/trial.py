@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dltune.bench.checkout import PathMap, remap
-from dltune.bench.child import ChildOutcome, WatchedProcess, run_child
+from dltune.bench.child import STDERR_LOG, ChildOutcome, WatchedProcess, run_child
 from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
 from dltune.bench.measure import ProcessSampler, measure_loader, sample_counter
 from dltune.model import OK, SWEEP, LoaderConfig, MeasureSettings, TrialResult
@@ -41,8 +41,11 @@ def _quiet() -> None:
 
 
 def capture_stderr() -> Any:
-    """Send this process's (and its future workers') stderr to a temporary file, read on failure."""
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the trial's life
+    """Send this process's (and its future workers') stderr to a file, read on failure: the one the
+    watching parent named (``STDERR_LOG``, emptied for each job; the parent reads it when it has to stop
+    the job), else an anonymous temporary file."""
+    path = os.environ.get(STDERR_LOG)
+    log = open(path, "w+b") if path else tempfile.TemporaryFile()  # noqa: SIM115 - open for the trial's life
     sys.stderr.flush()
     os.dup2(log.fileno(), 2)
     return log
@@ -327,4 +330,6 @@ def failure_of(out: ChildOutcome, limit_s: float) -> Failure:
         f = out.result["failure"]
         return Failure(f["status"], f["reason"], f.get("hint"))
     note = f" (peak {human_bytes(out.peak_main + out.peak_workers)}, limit {human_bytes(out.memory_limit)})"
-    return classify_exit(out.exitcode, watchdog=out.watchdog, limit_s=limit_s, memory_note=note)
+    return classify_exit(
+        out.exitcode, watchdog=out.watchdog, limit_s=limit_s, memory_note=note, stderr=out.stderr
+    )

@@ -75,6 +75,10 @@ RACE_SHARE = 1.0
 """The race may spend as much trial time as the search before it: where trials are cheap it runs until
 the close candidates are ranked (or provably equivalent), where each costs tens of seconds it stops after
 its first two rounds rather than double the tuning time."""
+CALIBRATION_PRECISION = 0.08
+"""Calibration windows end at this half-width (where screens need 4%): the model they feed predicts within
+5-27% of what is then measured (image example), and they only choose where the search starts; a 4% window
+of epoch-long segments took 11-15 s there."""
 MAX_STEPS = 8
 """Worker counts the climb may add (each step doubles or halves a gap: 8 reach 256x)."""
 
@@ -188,6 +192,8 @@ class Tuner:
         self.extra: dict[str, LoaderConfig] = {}
         """Configurations the open-ended climb added beyond the planned space."""
         self.notes: list[str] = []
+        self.calibrated: TrialResult | None = None
+        """The calibration trial with workers: its memory per worker sets the search's ceiling."""
         self.world = self.settings.nproc_per_node * self.settings.nnodes
         """Loaders every trial measures at once (1 without ranks): predictions are per loader."""
 
@@ -220,12 +226,17 @@ class Tuner:
         return _rate(self.rec.trials, cfg.key())
 
     def measure(self, cfg: LoaderConfig | None, role: str) -> None:
-        """One trial; a screening trial is ranked against the leader (it may stop once clearly behind)."""
+        """One trial; a screening trial is ranked against the leader (it may stop once clearly behind or
+        ahead), a calibration trial needs only ``CALIBRATION_PRECISION``."""
         if cfg is not None and not self.rec.measured(cfg.key()):
             settings = self.short
             lead = self.best_measured() if role == "screen" else None
             if lead is not None:
                 settings = dataclasses.replace(settings, rank_against=self.rate(lead))
+            if role == "calibration":
+                settings = dataclasses.replace(
+                    settings, precision=max(settings.precision, CALIBRATION_PRECISION)
+                )
             self.rec.measure(cfg, settings, role)
 
     def leader(self) -> LoaderConfig:
@@ -249,7 +260,8 @@ class Tuner:
             return self.finish(None, None, exhaustive=True)
         mid = self.sizes[len(self.sizes) // 2] or None
         with rec.stage("calibrate"):
-            costs, ceiling = self.calibrate(mid)
+            costs = self.calibrate(mid)
+        ceiling = self.ceiling()
         predicted_best = max(predict(costs, w) for w in self.candidate_workers(ceiling) if w > 0)
         if 0 in self.worker_axis and costs.r0 >= MAIN_WINS * predicted_best:
             with rec.stage("main-process"):
@@ -261,22 +273,23 @@ class Tuner:
                 self.measure(self.config(best_w, self.leader().batch_size), "screen")
         else:
             with rec.stage("workers"):
-                self.climb(costs, ceiling, mid)
+                self.climb(costs, mid)
             lead = self.leader()
             if len(self.sizes) > 1:
                 with rec.stage("batch-size"):
                     for b in self.sizes:
                         self.measure(self.config(lead.num_workers, b or None, lead.prefetch_factor), "screen")
                     if self.leader().batch_size != lead.batch_size:  # the worker optimum may move with it
-                        self.climb(costs, ceiling, self.leader().batch_size, steps=2)
+                        self.climb(costs, self.leader().batch_size, steps=2)
             lead = self.leader()
             if lead.num_workers and len(self.prefetches) > 1 and not self.cpu_saturated(lead):
                 with rec.stage("prefetch"):
-                    for pf in self.prefetches:
-                        self.measure(self.config(lead.num_workers, lead.batch_size, pf), "screen")
+                    for pf in self.prefetches:  # not past what this depth's batches in flight allow
+                        if lead.num_workers <= self.ceiling(pf).workers:
+                            self.measure(self.config(lead.num_workers, lead.batch_size, pf), "screen")
                     after = self.leader()
                     if after.prefetch_factor != lead.prefetch_factor:  # deeper queues move the worker optimum
-                        self.climb(costs, ceiling, after.batch_size, steps=2, pf=after.prefetch_factor)
+                        self.climb(costs, after.batch_size, steps=2, pf=after.prefetch_factor)
         race_record = None
         contenders = close_to_best(rec.trials, self.known(), most=2)
         if len(contenders) > 1:
@@ -289,7 +302,7 @@ class Tuner:
         with rec.stage("reference"):
             for role, cfg in self.references(winner):
                 self.measure(cfg, role)
-        return self.finish(costs, ceiling, race_record=race_record)
+        return self.finish(costs, self.ceiling(winner.prefetch_factor), race_record=race_record)
 
     def best_measured(self) -> LoaderConfig | None:
         """The leader, or None when nothing measured succeeded (the run then says why)."""
@@ -343,7 +356,7 @@ class Tuner:
             )
         return saturated
 
-    def calibrate(self, mid: int | None) -> tuple[StageCosts, Ceiling]:
+    def calibrate(self, mid: int | None) -> StageCosts:
         smallest = min((w for w in self.worker_axis if w > 0), default=None)
         c0 = self.config(0, mid) or next((c for c in self.sweep if c.num_workers == 0), None)
         c1 = self.config(smallest, mid) if smallest else None
@@ -364,19 +377,22 @@ class Tuner:
             world=self.world,
             per_machine=self.settings.nproc_per_node,
         )
-        return costs, self.ceiling(t1)
+        self.calibrated = t1
+        return costs
 
-    def ceiling(self, t1: TrialResult) -> Ceiling:
-        pre = self.rec.run.preflight
-        bpp = pre.bytes_per_sample if pre else None
+    def ceiling(self, prefetch: int | None = None) -> Ceiling:
+        """The worker ceiling from the calibration trial, for batches of the largest size ``prefetch`` deep
+        per worker (by default the shallowest in the space: the /dev/shm and open files a worker's batches
+        in flight take grow with the depth, so each depth's climb has its own)."""
+        assert self.calibrated is not None, "calibrate first"
         return measured_ceiling(
             self.hardware,
-            t1,
+            self.calibrated,
             self.settings,
-            batch_bytes=bpp * (max(self.sizes) or 1) if bpp else None,
-            prefetch=max(self.prefetches or [2]),
+            preflight=self.rec.run.preflight,
+            batch_size=max(self.sizes) or None,
+            prefetch=prefetch or min(self.prefetches or [2]),
             max_workers=self.space.max_workers,
-            batch_tensors=pre.tensors_per_batch(max(self.sizes) or 1) if pre else 0.0,
         )
 
     def candidate_workers(self, ceiling: Ceiling) -> list[int]:
@@ -389,16 +405,13 @@ class Tuner:
         return sorted({*planned, *ladder(top, ceiling.workers)})
 
     def climb(
-        self,
-        costs: StageCosts,
-        ceiling: Ceiling,
-        batch: int | None,
-        steps: int = MAX_STEPS,
-        pf: int | None = None,
+        self, costs: StageCosts, batch: int | None, steps: int = MAX_STEPS, pf: int | None = None
     ) -> None:
-        """Measure the promising worker counts, then step (dltune.search) until nothing could change the answer."""
-        axis = self.candidate_workers(ceiling)
+        """Measure the promising worker counts, then step (dltune.search) until nothing could change the
+        answer, within the ceiling of prefetch ``pf`` (the shallowest by default)."""
         pf = pf or (self.prefetches[0] if self.prefetches else None)
+        ceiling = self.ceiling(pf)
+        axis = self.candidate_workers(ceiling)
         for w in promising_workers(costs, axis, most=2):
             if w:
                 self.measure(self.config(w, batch, pf), "screen")

@@ -38,7 +38,8 @@ class RaceRecord:
     winner: str
     ended: str = ""
     """Why the race stopped: 'decided' (one candidate left, the rest provably equivalent, or none able to beat
-    the winner by more than 3%), 'budget' (another round would have cost more than its budget), 'rounds' (its
+    the winner by more than 3%), 'close' (the survivors so close that choosing the winner was expected to cost
+    under 2%), 'budget' (another round would have cost more than its budget), 'rounds' (its
     round cap); '' in runs saved before races recorded it."""
 
 
