@@ -48,4 +48,6 @@ def test_close_candidates_are_confirmed_side_by_side(write_file, tmp_path: Path)
 
     md = markdown.render(rec)
     assert "Settled side by side" in md and "time per stage" in md
-    assert race.ended in ("decided", "close", "rounds") and f"for {race.rounds} rounds, stopping " in md  # says why
+    assert (
+        race.ended in ("decided", "close", "rounds") and f"for {race.rounds} rounds, stopping " in md
+    )  # says why

@@ -91,18 +91,7 @@ def test_sigbus_means_shared_memory(write_file) -> None:
     assert "/dev/shm" in (r.reason or "") and "3.0 GiB" in (r.reason or "") and "--shm-size" in (r.hint or "")
 
 
-OPEN_FILES = """
-import resource
-import torch
-from torch.utils.data import Dataset
-
-SOFT, HARD = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (160, HARD))  # the main process's limit; workers get theirs back
-
-
-def worker_init_fn(worker_id):
-    resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT, HARD))
-
+MANY_TENSORS = """
 class D(Dataset):
     def __len__(self):
         return 4096
@@ -114,6 +103,22 @@ def collate_fn(batch):
 
 dataset = D()
 """
+
+OPEN_FILES = (
+    """
+import resource
+import torch
+from torch.utils.data import Dataset
+
+SOFT, HARD = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (160, HARD))  # the main process's limit; workers get theirs back
+
+
+def worker_init_fn(worker_id):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT, HARD))
+"""
+    + MANY_TENSORS
+)
 
 
 def test_running_out_of_open_files_is_named_with_the_fix(write_file) -> None:
@@ -127,26 +132,18 @@ def test_running_out_of_open_files_is_named_with_the_fix(write_file) -> None:
     assert "file_system" in (r.hint or "")
 
 
-WORKER_OPEN_FILES = """
+WORKER_OPEN_FILES = (
+    """
 import resource
 import torch
 from torch.utils.data import Dataset
 
 
-def worker_init_fn(worker_id):
+def worker_init_fn(worker_id):  # 128 tensors a batch: more files than a worker may open
     resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
-
-class D(Dataset):
-    def __len__(self):
-        return 4096
-    def __getitem__(self, i):
-        return [torch.full((2,), float(i)) for _ in range(4)]
-
-def collate_fn(batch):
-    return [t for sample in batch for t in sample]  # 128 tensors a batch: more files than a worker may open
-
-dataset = D()
 """
+    + MANY_TENSORS
+)
 
 
 def test_a_loader_hung_by_workers_out_of_open_files_is_named_with_the_fix(write_file) -> None:

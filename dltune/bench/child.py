@@ -246,6 +246,8 @@ class WatchedProcess:
         self._submitted = 0.0
         self._watched: psutil.Process | None = None
         self._tmp: str | None = None
+        self._log = ""
+        """The file the child's jobs send stderr to (``STDERR_LOG``), in ``_tmp``."""
         self.started = 0
         """How many interpreters this object has started (a test and a benchmark read it)."""
 
@@ -274,8 +276,8 @@ class WatchedProcess:
         # the child's temporary files (multiprocessing's pymp-* folders, which killed workers leave
         # behind, torchelastic's logs, the dataset's own) live in a folder removed with the child
         self._tmp = tempfile.mkdtemp(prefix="dltune-child-")
-        log = os.path.join(self._tmp, "stderr.log")
-        with _main_not_rerun(), _environment({**self._env, "TMPDIR": self._tmp, STDERR_LOG: log}):
+        self._log = os.path.join(self._tmp, "stderr.log")
+        with _main_not_rerun(), _environment({**self._env, "TMPDIR": self._tmp, STDERR_LOG: self._log}):
             proc.start()
         theirs.close()
         self._proc, self._conn, self._watched = proc, mine, psutil.Process(proc.pid)
@@ -349,8 +351,8 @@ class WatchedProcess:
         failed = result is None or "failure" in result
         exitcode, stderr = None, ""
         if failed:
-            if result is None and self._tmp is not None:  # stopped or dead: what it printed may say why
-                stderr = tail_of_file(os.path.join(self._tmp, "stderr.log"))
+            if result is None:  # stopped or dead: what it printed may say why
+                stderr = tail_of_file(self._log)
             self.close()  # never reuse a child whose job went wrong: its state is unknown
             exitcode = proc.exitcode
             remove_orphan_segments(pids)

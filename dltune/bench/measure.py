@@ -175,10 +175,9 @@ def ended(
     half: float | None = None  # the interval's relative half-width, computed once
     if settings.rank_against > 0 and aligned and n >= fewest and elapsed >= settings.min_seconds:
         rate, half = running.rate(), running.rel_half_width(settings.segments, round_batches)
+        # clearly behind the leader, or ahead of it: more precision would not change the order
         if rate * (1 + half) < settings.rank_against or rate * (1 - half) > settings.rank_against:
-            return (
-                True  # clearly behind the leader, or ahead of it: more precision would not change the order
-            )
+            return True
     if elapsed >= settings.max_seconds:
         if n < fewest or not (aligned or elapsed >= 1.5 * settings.max_seconds):
             return False
