@@ -15,7 +15,7 @@ Goals: tuned / grid best >= 0.95 (both runs); tune wall time <= 0.25 of the refe
 run's choice is the first's or within 3% of it. "grid pick/best" is the exhaustive grid's own choice judged
 the same way: the verdict's floor where the top is flat (the best of several noisy medians reads high).
 
-    python benchmarks/find_best.py [--cases latency,bursty,text,image,tiny] [--rounds 3]
+    python benchmarks/find_best.py [--cases latency,bursty,text,image,tiny,mixed] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ CASES: dict[str, tuple[Path, int]] = {
     "text": (EXAMPLES / "text.py", 64),  # tokenise + pad collate, batch size fixed by the user
     "image": (EXAMPLES / "image_folder.py", 64),  # JPEG decode + augment: CPU-bound
     "tiny": (DATASETS / "tiny.py", 64),  # tiny rows: the main process alone wins
+    "mixed": (DATASETS / "mixed.py", 64),  # storage wait + CPU: an interior peak where the CPU binds
 }
 REFERENCE_WORKERS = range(0, 17)
 BEYOND = (24, 32, 48, 64)

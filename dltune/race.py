@@ -66,6 +66,21 @@ def survivors(rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: floa
     return [k for i, (k, gap, se) in enumerate(gaps) if i == 0 or gap <= z * se]
 
 
+SLOW_SPELL = 0.43
+"""How far (log scale) one short trial can read low when a slow spell of the shared machine lands on it:
+a core's speed drops to 0.65x for a second or two at a time (measured on the 2-core development VM)."""
+
+
+def out_of_reach(rates: Mapping[str, Sequence[float]], keys: Sequence[str], z: float = 2.0) -> list[str]:
+    """The keys still in the race after a single round: those whose gap to the leader one slow spell plus
+    ``z`` standard errors of the prior noise could explain (best first). A gap beyond that (measured: the
+    text example's main process read 19,200 samples/s against 10,400 with 8 workers, side by side) is no
+    noise a second round needs to rule out."""
+    reach = SLOW_SPELL + z * PRIOR_SD * math.sqrt(2)
+    top = max((mean_log(rates[k]) for k in keys), default=-math.inf)
+    return [k for k in sorted(keys, key=lambda k: -mean_log(rates[k])) if top - mean_log(rates[k]) <= reach]
+
+
 EQUIVALENT = 0.04
 """Survivors that can be shown to be at most this much (log scale, ~4%) slower than the best are
 interchangeable: racing them further would not change the answer by more than noise."""

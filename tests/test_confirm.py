@@ -92,3 +92,16 @@ def test_the_cheapest_close_configuration_is_raced_too() -> None:
     # nothing close enough to race: no race, whatever is cheapest
     alone = [trial(64, 4600.0), trial(8, 1800.0)]
     assert [c.num_workers for c in close_to_best(alone, {t.key: t.config for t in alone}, most=2)] == [64]
+
+
+def test_a_candidate_further_behind_than_one_slow_spell_reaches_is_dropped_after_one_round() -> None:
+    # the main process at nearly twice the rate of 8 workers (the text example): no noise of a single
+    # round explains that, so the race ends after it, two trials instead of four
+    far = {FAST.key(): [19_000.0, 19_000.0], SLOW.key(): [10_000.0, 10_000.0]}
+    result, rec = _race(seconds=1.0, budget=None, table=far)
+    assert result.rounds == 1 and result.ended == "decided" and result.winner == FAST.key()
+    assert result.alive == (FAST.key(),) and len(rec.trials) == 2
+    # 30% behind in one round is within what a slow spell can do to one trial: a second round is run
+    near = {FAST.key(): [1000.0, 1000.0, 1000.0], SLOW.key(): [700.0, 950.0, 950.0]}
+    result, rec = _race(seconds=1.0, budget=None, table=near)
+    assert result.rounds >= 2 and len(rec.trials) >= 4

@@ -50,3 +50,11 @@ def test_the_expected_loss_of_choosing_the_leader_shrinks_with_the_gap_and_with_
     assert expected_loss({"a": [1000.0], "b": [1000.0], "c": [1000.0]}, ["a", "b", "c"]) == pytest.approx(
         2 * even
     )
+
+
+def test_after_one_round_only_gaps_beyond_a_slow_spell_and_the_prior_noise_are_out_of_reach() -> None:
+    from dltune.race import SLOW_SPELL, out_of_reach
+
+    reach = SLOW_SPELL + 2 * PRIOR_SD * math.sqrt(2)
+    rates = {"a": [1000.0], "b": [1000.0 * math.exp(-reach + 0.01)], "c": [1000.0 * math.exp(-reach - 0.01)]}
+    assert out_of_reach(rates, ["c", "b", "a"]) == ["a", "b"]

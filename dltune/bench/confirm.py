@@ -3,7 +3,8 @@
 Used after a sweep (``dltune bench``) and at the end of tuning. Each round measures every surviving
 candidate once, in an order that rotates from round to round (no candidate always goes first); after
 ``min_rounds`` the candidates clearly slower than the best on the race's own measurements are
-dropped (dltune.race), and the race ends when it is decided (one is left, the rest are provably within
+dropped (dltune.race; after the first round already those further behind than one slow spell of the
+machine could put them), and the race ends when it is decided (one is left, the rest are provably within
 a few percent, or none of them could beat the leader by more than 3%), when the survivors are so close that
 choosing the leader now is expected to cost under 2% (``close``), when another round would take
 the race past its time budget, or after ``max_rounds``. Rounds therefore go on while the candidates are
@@ -20,7 +21,7 @@ from dltune.bench.recorder import Recorder
 from dltune.model import RACE, RaceRecord, TrialResult
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
-from dltune.race import CLOSE, LOSS, contenders, expected_loss, mean_log, ranked, survivors
+from dltune.race import CLOSE, LOSS, contenders, expected_loss, mean_log, out_of_reach, ranked, survivors
 
 
 def rel_hw(t: TrialResult) -> float:
@@ -86,6 +87,11 @@ def race(
             seconds[k].append(t.duration_s)
         failed = [k for k in alive if rates[k][-1] <= 0]
         alive = [k for k in alive if k not in failed] or alive[:1]
+        if rounds == 1 and min_rounds > 1:
+            alive = out_of_reach(rates, alive)
+            if len(alive) == 1:
+                ended = "decided"  # the rest lie further behind than any noise of one round reaches
+                break
         if rounds >= min_rounds:
             alive = survivors(rates, alive)
             if ranked(rates, alive):
