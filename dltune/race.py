@@ -142,6 +142,13 @@ close enough that only a side-by-side race can rank them: windows measured minut
 a few percent on a shared machine, whatever their own intervals say."""
 
 
+CHEAPEST_CLOSE = 2 * CLOSE
+"""The cheapest configuration within this of the best is raced too (dltune.bench.confirm.close_to_best): one
+short screen can read far lower than the same configuration's next (measured on the latency case: 32 workers
+read 4,469 and 5,108 samples/s in two tunes' screens, 13% apart; the image case's race trials of 4 workers
+500 and 618), and a cheap configuration left out on one low reading is lost to the report's tie rule."""
+
+
 def contenders(
     measured: Sequence[tuple[str, float, float]], most: int = 3, close: float = CLOSE
 ) -> list[str]:

@@ -89,6 +89,9 @@ def test_the_cheapest_close_configuration_is_raced_too() -> None:
     # a close configuration that costs what a raced one does adds a trial and no choice
     same = [trial(64, 4600.0), trial(32, 4550.0), trial(32, 4400.0, bs=128)]
     assert [c.num_workers for c in close_to_best(same, {t.key: t.config for t in same}, most=2)] == [64, 32]
+    # one low screen, 10% behind (two short screens of one configuration differ that much), still gets its race
+    low = [trial(64, 4600.0), trial(48, 4550.0), trial(16, 4150.0), trial(12, 3900.0)]
+    assert [c.num_workers for c in close_to_best(low, {t.key: t.config for t in low}, most=2)] == [64, 48, 16]
     # nothing close enough to race: no race, whatever is cheapest
     alone = [trial(64, 4600.0), trial(8, 1800.0)]
     assert [c.num_workers for c in close_to_best(alone, {t.key: t.config for t in alone}, most=2)] == [64]

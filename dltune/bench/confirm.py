@@ -21,7 +21,16 @@ from dltune.bench.recorder import Recorder
 from dltune.model import RACE, RaceRecord, TrialResult
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
-from dltune.race import CLOSE, LOSS, contenders, expected_loss, mean_log, out_of_reach, ranked, survivors
+from dltune.race import (
+    CHEAPEST_CLOSE,
+    LOSS,
+    contenders,
+    expected_loss,
+    mean_log,
+    out_of_reach,
+    ranked,
+    survivors,
+)
 
 
 def rel_hw(t: TrialResult) -> float:
@@ -35,8 +44,9 @@ def close_to_best(
     trials: Sequence[TrialResult], allowed: dict[str, LoaderConfig], most: int = 3
 ) -> list[LoaderConfig]:
     """The measured configurations (among ``allowed``) too close to the best to rank from separate trials:
-    the ``most`` fastest, and the cheapest of the close ones (fewest workers, then least prefetch), the one
-    the report prefers among ties, so that it is chosen only where the race shows it keeps up."""
+    the ``most`` fastest, and the cheapest within ``CHEAPEST_CLOSE`` of the best (fewest workers, then least
+    prefetch), the one the report prefers among ties, so that it is chosen only where the race shows it keeps
+    up, and not lost on one low screen."""
     best: dict[str, TrialResult] = {}
     for t in trials:
         if not (t.ok and t.metrics and t.key in allowed):
@@ -46,9 +56,9 @@ def close_to_best(
             best[t.key] = t
     measured = [(k, t.metrics.samples_per_s, rel_hw(t)) for k, t in best.items() if t.metrics]
     picked = contenders(measured, most=most)
-    # the cheapest within CLOSE by rate (not by overlapping intervals: a wide one overlaps almost anything)
+    # the cheapest within CHEAPEST_CLOSE by rate (not by overlapping intervals: a wide one overlaps almost anything)
     top = max((rate for _, rate, _ in measured), default=0.0)
-    near = [k for k, rate, _ in measured if rate > 0 and rate >= top * (1 - CLOSE)]
+    near = [k for k, rate, _ in measured if rate > 0 and rate >= top * (1 - CHEAPEST_CLOSE)]
 
     def cost(k: str) -> tuple[int, int]:
         return allowed[k].num_workers, allowed[k].prefetch_factor or 0
@@ -58,6 +68,11 @@ def close_to_best(
     if len(picked) > 1 and cheapest is not None and cost(cheapest) < min(map(cost, picked)):
         picked.append(cheapest)
     return [allowed[k] for k in picked]
+
+
+def _kept(alive: Sequence[str], kept: Sequence[str]) -> list[str]:
+    """``alive`` less what was dropped, in its order: the rounds' rotation goes on where it was."""
+    return [k for k in alive if k in kept]
 
 
 def race(
@@ -88,12 +103,12 @@ def race(
         failed = [k for k in alive if rates[k][-1] <= 0]
         alive = [k for k in alive if k not in failed] or alive[:1]
         if rounds == 1 and min_rounds > 1:
-            alive = out_of_reach(rates, alive)
+            alive = _kept(alive, out_of_reach(rates, alive))
             if len(alive) == 1:
                 ended = "decided"  # the rest lie further behind than any noise of one round reaches
                 break
         if rounds >= min_rounds:
-            alive = survivors(rates, alive)
+            alive = _kept(alive, survivors(rates, alive))
             if ranked(rates, alive):
                 ended = "decided"
                 break

@@ -241,7 +241,8 @@ class Tuner:
 
     def leader(self) -> LoaderConfig:
         known = self.known()
-        measured = [known[k] for k in {t.key for t in self.rec.trials if t.ok} if k in known]
+        # in the order first measured: an exact tie goes the same way on every run (a set's order does not)
+        measured = [known[k] for k in dict.fromkeys(t.key for t in self.rec.trials if t.ok) if k in known]
         if not measured:
             raise BenchmarkError(
                 "every configuration tuning measured failed",
