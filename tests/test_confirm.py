@@ -108,3 +108,22 @@ def test_a_candidate_further_behind_than_one_slow_spell_reaches_is_dropped_after
     near = {FAST.key(): [1000.0, 1000.0, 1000.0], SLOW.key(): [700.0, 950.0, 950.0]}
     result, rec = _race(seconds=1.0, budget=None, table=near)
     assert result.rounds >= 2 and len(rec.trials) >= 4
+
+
+def test_race_trials_get_loose_windows_and_no_leader_to_stop_against() -> None:
+    """The race ranks from its repeats: its trials' windows end at a looser precision than a screen's (a
+    more precise window did not make repeats agree better), and never stop early against a leader's rate."""
+    seen: list[MeasureSettings] = []
+
+    class Spy(FakeRecorder):
+        def measure(self, cfg: LoaderConfig, settings: MeasureSettings, role: str, **kw: Any) -> TrialResult:
+            seen.append(settings)
+            return super().measure(cfg, settings, role, **kw)
+
+    rec = Spy(1.0, APART)
+    screen = MeasureSettings(precision=0.04, rank_against=950.0, max_seconds=3.0)
+    race(rec, [SLOW, FAST], screen, max_rounds=2)  # type: ignore[arg-type]
+    assert seen and all(s.precision == 0.08 and s.rank_against == 0 and s.max_seconds == 3.0 for s in seen)
+    seen.clear()
+    race(Spy(1.0, APART), [SLOW, FAST], MeasureSettings(precision=0), max_rounds=2)  # type: ignore[arg-type]
+    assert all(s.precision == 0 for s in seen)  # no target asked for: none added

@@ -277,3 +277,44 @@ def test_check_cli_end_to_end(tmp_path: Path) -> None:
     assert json.loads(r.stdout)["verdict"] in ("pass", "inconclusive")
     r = subprocess.run([*cmd, "--baseline", str(base), "--against", "HEAD"], capture_output=True, text=True)
     assert r.returncode == 2 and "exactly one of" in r.stderr
+
+
+def _live(epoch_batches: int, known: bool) -> tuple[dict, list[int]]:
+    """A live side whose epochs of ``epoch_batches`` start with a 30 ms bubble; ``taken`` counts batches."""
+    import time
+
+    taken: list[int] = []
+
+    def stream():
+        while True:
+            for k in range(1, epoch_batches + 1):
+                time.sleep(0.03 if k == 1 else 0.001)
+                taken.append(k)
+                yield None, k
+
+    live = {
+        "stream": stream(),
+        "count": lambda batch, k: 1,
+        "cycle": 1,
+        "buffered": 3,
+        "epoch": epoch_batches if known else None,
+        "to_device": None,
+        "step_s": 0,
+        "log": None,
+    }
+    return live, taken
+
+
+def test_a_check_window_on_short_epochs_spans_whole_epochs() -> None:
+    """Both sides of ``check --against`` are timed over whole short epochs, each with its start-up bubble,
+    wherever the window starts: otherwise a window reads high or low by where in the epoch it fell."""
+    from dltune.bench.paired import run_window
+
+    live, taken = _live(8, known=True)
+    rate = run_window(live, seconds=0.01, tail=0)
+    timed = len(taken) - 3 - 1  # less the buffered batches and the one taken after the window
+    assert timed == 8
+    assert rate == pytest.approx(8 / (0.03 + 7 * 0.001), rel=0.5)
+    live, taken = _live(8, known=False)  # an IterableDataset: no length, whole rounds only
+    run_window(live, seconds=0.01, tail=0)
+    assert len(taken) - 3 - 1 < 8

@@ -144,6 +144,17 @@ def sample_counter(loader: Any, batch_size: int | None, drop_last: bool, iterabl
     return read
 
 
+def epoch_length(loader: Any, iterable: bool) -> int | None:
+    """Batches in one epoch of a map-style dataset's loader (its sampler's length); None where unknown (an
+    IterableDataset's ``len`` is only an estimate, and a sampler may have none)."""
+    if iterable:
+        return None
+    try:
+        return len(loader) or None
+    except (TypeError, NotImplementedError):
+        return None
+
+
 def ended(
     running: RunningWindow,
     settings: MeasureSettings,
@@ -203,6 +214,7 @@ def measure_loader(
     cycle: int = 1,
     count: Counter | None = None,
     linger: Callable[[], bool] | None = None,
+    epoch_batches: int | None = None,
 ) -> Window:
     """Iterate ``loader`` for as many epochs as needed and time the steady-state window.
 
@@ -217,6 +229,9 @@ def measure_loader(
     ``count(batch, k)``: the samples in the k-th batch (1-based) of its epoch (``sample_counter``).
     ``linger()``: called after the window until it returns True, loading on (untimed) meanwhile: ranks
     measured together keep their load on the machine until every rank's window has ended.
+    ``epoch_batches``: the batches an epoch holds where the sampler says (``epoch_length``), so that a window
+    ending before the first epoch does is already held to whole short epochs; the first epoch's end says
+    for sure.
     """
     count = count or guess_count
     rnd = max(1, cycle)
@@ -225,7 +240,8 @@ def measure_loader(
     # Whole epochs: when an epoch is short, each one starts with a bubble (workers idle until the new
     # epoch's first batches are made); a window must span whole epochs, or it reads high or low by
     # where it happens to start and stop (measured: 12 batches of the 7-batch detection epoch read 45% high).
-    epoch_len: int | None = None
+    epoch_len = epoch_batches or None
+    epoch_seen = False
     in_epoch = phase0 = 0
     w = Window(round_batches=rnd)
     warmup = settings.warmup_batches if settings.warmup_batches is not None else buffered
@@ -256,7 +272,8 @@ def measure_loader(
                     "stored iterator or generator)",
                 ) from None
             w.epochs += 1
-            epoch_len = epoch_len or in_epoch
+            if not epoch_seen:
+                epoch_len, epoch_seen = in_epoch, True
             in_epoch = 0
             it = iter(loader)
             continue

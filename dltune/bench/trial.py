@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from dltune.bench.checkout import PathMap, remap
 from dltune.bench.child import STDERR_LOG, ChildOutcome, WatchedProcess, run_child
 from dltune.bench.failures import Failure, classify_exception, classify_exit, classify_rejection, note_indices
-from dltune.bench.measure import ProcessSampler, measure_loader, sample_counter
+from dltune.bench.measure import ProcessSampler, epoch_length, measure_loader, sample_counter
 from dltune.model import OK, SWEEP, LoaderConfig, MeasureSettings, TrialResult
 from dltune.units import human_bytes
 
@@ -154,6 +154,7 @@ def measure_built(
             cycle=cfg.num_workers,
             count=sample_counter(loader, cfg.batch_size, cfg.drop_last, spec.is_iterable),
             linger=linger,
+            epoch_batches=epoch_length(loader, spec.is_iterable),
         )
     except Exception as exc:
         shm = payload.get("shm_needed")
