@@ -320,3 +320,13 @@ def test_segments_left_by_the_dead_processes_of_a_failed_trial_are_removed(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"torch_{alive}_1_0", f"torch_{dead}0_1", "other"]
     )
+
+
+def test_memory_readings_take_little_of_the_cpu_the_loader_needs() -> None:
+    """Reading the PSS of a loader with many workers costs real CPU (0.13 s for 17 processes): the watcher
+    spaces its readings so that they take at most 2% of a core, never more often than asked."""
+    from dltune.bench.child import PSS_SHARE, pss_interval
+
+    assert pss_interval(0.001, 1.0) == 1.0  # cheap: every second, as asked
+    assert pss_interval(0.13, 1.0) == pytest.approx(0.13 / PSS_SHARE)  # 6.5 s apart
+    assert 0.13 / pss_interval(0.13, 1.0) <= 0.02

@@ -250,8 +250,8 @@ def test_when_the_main_process_wins_tuning_stops_early(write_file, tmp_path: Pat
 
 
 def test_screening_trials_rank_against_the_leader(write_file, tmp_path: Path) -> None:
-    """Each screening trial carries the leader's rate so far (it may stop once clearly behind or ahead of
-    it); calibration and race trials do not (the race needs its own precise rates)."""
+    """Each screening trial carries the leader's rate so far (it may stop once clearly behind it);
+    calibration and race trials do not (the race needs its own precise rates)."""
     seen: list[tuple[str, str, float]] = []
     precision: dict[str, float] = {}
     inner = fake_runner(latency_bound, [])

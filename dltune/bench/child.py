@@ -235,6 +235,20 @@ def kill_group(pgid: int) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+PSS_SHARE = 0.02
+"""The watcher's PSS readings may take at most this share of one core. They cost CPU the trial's own loader
+needs: 0.13 s a reading for a loader with 16 workers (17 processes, measured on the 2-core development VM),
+so one a second took 6% of that machine from a CPU-bound pipeline, and more the more workers it has (the
+mixed case's trials read 16 workers level with 8, where long in-process windows read them 11% apart)."""
+
+
+def pss_interval(cost_s: float, floor_s: float) -> float:
+    """Seconds until the next PSS reading, after one that cost ``cost_s`` of CPU: at least ``floor_s``, and
+    long enough that readings stay within ``PSS_SHARE`` of a core (the cheap RSS check between them still
+    guards the memory limit)."""
+    return max(floor_s, cost_s / PSS_SHARE)
+
+
 class WatchedProcess:
     """One fresh interpreter that runs jobs in turn, each watched; restarted after a failure."""
 
@@ -325,11 +339,12 @@ class WatchedProcess:
                 pids.update(p.pid for p in family)
                 if now >= next_pss or _rss(family) > memory_limit:  # RSS >= PSS: a cheap upper bound
                     # reading PSS walks every mapping of a process under its memory lock: not too often
-                    next_pss = now + pss_every_s
+                    cpu0 = time.process_time()
                     main = pss_of(watched)
                     peak_main = max(peak_main, main)
                     workers = sum(pss_of(c) for c in family[1:])
                     peak_workers = max(peak_workers, workers)
+                    next_pss = now + pss_interval(time.process_time() - cpu0, pss_every_s)
                 if now - start > timeout_s:
                     watchdog = "timeout"
                 elif main + workers > memory_limit or psutil.virtual_memory().available < reserve:

@@ -175,8 +175,11 @@ def ended(
     (twice the cap: twice the half-width), so a noisy window goes on while more time still buys
     precision rather than ending imprecise at a fixed time; ``HARD_CAP_FACTOR`` times the cap (at most
     half the trial's ``timeout_s``) ends any window (on a boundary, or one cap later). A window whose
-    interval lies wholly below ``settings.rank_against`` (the leader's rate), or wholly above it, ends
-    from ``MIN_ROUNDS`` rounds on: it is ranked.
+    interval lies wholly below ``settings.rank_against`` (the leader's rate) ends from ``MIN_ROUNDS`` rounds
+    on: it is ranked. One wholly above it goes on to its precision: it is the new leader, and its rate the
+    bar every later screen is ranked against (measured on the latency case: a first screen of 32 workers
+    that stopped at three rounds, 1.4 s, clearly ahead of one worker, read 4,425 samples/s against 5,309 in
+    the race; the climb, ranked against that, went on to 128 and 177 workers, 64 s of trials).
     Without a target (precision 0) the minimums end a window, and the cap ends it with what it has."""
     # never so late that the trial's own timeout (start-up included) would stop it first
     hard = min(HARD_CAP_FACTOR * settings.max_seconds, max(settings.max_seconds, settings.timeout_s / 2))
@@ -186,8 +189,7 @@ def ended(
     half: float | None = None  # the interval's relative half-width, computed once
     if settings.rank_against > 0 and aligned and n >= fewest and elapsed >= settings.min_seconds:
         rate, half = running.rate(), running.rel_half_width(settings.segments, round_batches)
-        # clearly behind the leader, or ahead of it: more precision would not change the order
-        if rate * (1 + half) < settings.rank_against or rate * (1 - half) > settings.rank_against:
+        if rate * (1 + half) < settings.rank_against:  # clearly behind the leader: more would not change that
             return True
     if elapsed >= settings.max_seconds:
         if n < fewest or not (aligned or elapsed >= 1.5 * settings.max_seconds):

@@ -28,9 +28,9 @@ class MeasureSettings:
     the rate (enough to rank configurations a few percent apart). 0: no target (the minimums end a window, ``max_seconds`` a slow one)."""
     rank_against: float = 0.0
     """samples/s of the configuration this trial is ranked against (0: none). Tuning sets it to the
-    leader's rate for its screening trials: a window whose interval lies wholly below it, or wholly above
-    it, has ranked its configuration and ends from three rounds on, however wide that interval (one that
-    overlaps the leader goes on until it is precise)."""
+    leader's rate for its screening trials: a window whose interval lies wholly below it has ranked its
+    configuration and ends from three rounds on, however wide that interval (one that overlaps the
+    leader, or lies above it and so becomes the new leader, goes on until it is precise)."""
     timeout_s: float = 120.0
     """A trial that has not finished after this long is a hang: it is stopped and recorded."""
     step_ms: float = 0.0
