@@ -23,6 +23,9 @@ MIN_ROUNDS = 3
 arriving in bursts, a window of one burst says nothing about the rate."""
 HARD_CAP_FACTOR = 6
 """...but never runs past this many times ``max_seconds`` (the trial's own timeout stays the backstop)."""
+SHORT_EPOCH = 4
+"""An epoch of at most this many times the batches a window needs is short: the window spans whole epochs
+(each starts with a bubble while the workers make its first batches). Longer ones are not waited for."""
 PACED_CV = 1.0
 """Batches whose gaps over the last warm-up round vary less than this (coefficient of variation) arrive
 paced, not in bursts: the loop, not the workers, sets the pace (their queues are full), so the window
@@ -300,7 +303,7 @@ def measure_loader(
             running.add(w.samples[-1], w.interval_s[-1])
             elapsed = t2 - window_start
             n = len(w.samples)
-            if epoch_len is not None and epoch_len <= 4 * need:  # short epochs: end where the window began
+            if epoch_len is not None and epoch_len <= SHORT_EPOCH * need:  # short: end where the window began
                 aligned = in_epoch % epoch_len == phase0 % epoch_len
                 w.round_batches = epoch_len  # and the epoch (with its restart bubble) is the cycle
             else:  # end on a round boundary: a window that cuts a burst reads high or low

@@ -35,7 +35,7 @@ from typing import Any
 from dltune.bench.checkout import PathMap
 from dltune.bench.child import KEEP_WORKERS, WatchedProcess
 from dltune.bench.failures import classify_exception
-from dltune.bench.measure import NoBatches, epoch_length, sample_counter
+from dltune.bench.measure import SHORT_EPOCH, NoBatches, epoch_length, sample_counter
 from dltune.errors import BenchmarkError
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
@@ -46,12 +46,11 @@ WINDOW_JOB = "dltune.bench.paired:window_job"
 WINDOW_S = 0.5
 """A window lasts at least this long (and at least ``WINDOW_ROUNDS`` rounds of ``num_workers`` batches)."""
 WINDOW_ROUNDS = 2
-EPOCH_SPAN = 4
-"""An epoch at most this many times a window's batches is short: the window then spans whole epochs, as a
-trial's does (dltune.bench.measure). Each epoch starts with a bubble while the workers make its first
-batches; a window that starts and ends at other points of it reads high or low by where it fell (measured
-with live loaders on the image example, 16-batch epochs: log-ratio s.d. 0.19-0.27 per window pair cut
-anywhere, 0.07-0.08 over whole epochs)."""
+# An epoch of at most SHORT_EPOCH times a window's batches is short: the window then spans whole epochs, as a
+# trial's does (dltune.bench.measure). Each epoch starts with a bubble while the workers make its first
+# batches; a window that starts and ends at other points of it reads high or low by where it fell (measured
+# with live loaders on the image example, 16-batch epochs: log-ratio s.d. 0.19-0.27 per window pair cut
+# anywhere, 0.07-0.08 over whole epochs).
 TAIL_S = 0.15
 """After its window a side keeps loading this long, so the other side's window ends under contention too."""
 
@@ -140,7 +139,7 @@ def run_window(
     live: dict[str, Any], seconds: float, tail: float, linger: Callable[[], bool] | None = None
 ) -> float | dict[str, Any]:
     """Take the prefetched batches untimed, time whole rounds (whole epochs where they are short, see
-    ``EPOCH_SPAN``) for at least ``seconds``, then keep
+    ``SHORT_EPOCH``) for at least ``seconds``, then keep
     loading (untimed) for ``tail`` seconds, so that the other side's window, which ends a little
     later, is under the same contention to its end (and, with ``linger``, until it says every rank's
     window has ended). Returns the window's samples/s, or a failure answer."""
@@ -165,7 +164,7 @@ def run_window(
             if end is None:
                 n += 1
                 samples += count(batch, k)
-                whole = epoch is not None and epoch <= EPOCH_SPAN * n
+                whole = epoch is not None and epoch <= SHORT_EPOCH * n
                 boundary = n % epoch == 0 if whole and epoch else n % cycle == 0
                 if now - t0 >= seconds and boundary and n >= WINDOW_ROUNDS * cycle:
                     rate, end = samples / (now - t0), now
