@@ -6,6 +6,9 @@ Every error carries a ``hint``: what the user should do next. Exit codes are fix
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_USAGE = 2
@@ -67,3 +70,16 @@ class BenchmarkError(DltuneError):
     """Measuring could not be done at all (not a single failed trial: those are results)."""
 
     exit_code = EXIT_FAILURE
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not interrupt the clean-up
+    raise Terminated(signum)
+
+
+def unwind_on_termination() -> None:
+    """Make SIGTERM and SIGHUP raise ``Terminated`` in the main thread, so that ``finally`` blocks and
+    context managers (trial processes, DataLoader workers, worktrees, temporary folders) clean up as for
+    Ctrl-C. The CLI and the benchmark scripts both install it."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_terminated)

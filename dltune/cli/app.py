@@ -20,7 +20,7 @@ import typer
 from rich.text import Text
 
 from dltune.cli.console import Verbosity, err
-from dltune.errors import EXIT_FAILURE, DltuneError, Terminated
+from dltune.errors import EXIT_FAILURE, DltuneError, Terminated, unwind_on_termination
 from dltune.version import __version__
 
 app = typer.Typer(
@@ -54,11 +54,6 @@ def _register() -> None:
     from dltune.cli import bench_cmd, check_cmd, inspect_cmd, probe_cmd, recommend_cmd, tune_cmd  # noqa: F401
 
 
-def _terminate(signum: int, frame: object) -> None:
-    signal.signal(signum, signal.SIG_IGN)  # a second signal must not interrupt the clean-up
-    raise Terminated(signum)
-
-
 def crash_log(exc: BaseException) -> Path | None:
     """Write the traceback of an unexpected exception to a log file; None when nothing is writable."""
     text = "".join(traceback.format_exception(exc))
@@ -76,8 +71,7 @@ def crash_log(exc: BaseException) -> Path | None:
 
 def main(argv: list[str] | None = None) -> None:
     _register()
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
+    unwind_on_termination()
     try:
         app(args=argv)
     except DltuneError as exc:

@@ -87,6 +87,51 @@ def test_sigterm_stops_the_trial_and_its_workers_and_keeps_the_results(tmp_path:
     nothing_left(before)
 
 
+BENCHMARK_LOOP = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import _common  # noqa: F401  (what every benchmark script imports first)
+from dltune.bench.child import WatchedProcess
+from dltune.bench.space import load_space
+from dltune.bench.trial import run_trial
+from dltune.model import LoaderConfig
+
+_, settings = load_space("quick")
+with WatchedProcess() as process:
+    while True:
+        run_trial(sys.argv[2], LoaderConfig(num_workers=2, batch_size=4, persistent_workers=True), settings,
+                  process=process)
+"""
+
+
+@pytest.mark.slow
+def test_a_benchmark_script_stopped_by_sigterm_leaves_no_trial_or_workers(tmp_path: Path) -> None:
+    (tmp_path / "slow_ds.py").write_text(SLOW)
+    (tmp_path / "loop.py").write_text(BENCHMARK_LOOP)
+    before = Snapshot.take()
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "loop.py"), str(ROOT / "benchmarks"), str(tmp_path / "slow_ds.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    family: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the trial process has its two workers
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        family |= {k.pid for k in kids}
+        if any(len(k.children()) >= 2 for k in kids):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("no trial with workers started")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert "Stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]
+    time.sleep(1)
+    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    nothing_left(before)
+
+
 @pytest.mark.slow
 def test_workers_of_a_trial_process_that_died_are_killed(tmp_path: Path) -> None:
     (tmp_path / "kills_ds.py").write_text(KILLS_ITS_TRIAL)
