@@ -14,11 +14,17 @@ import math
 from collections.abc import Mapping, Sequence
 
 PRIOR_SD = 0.06
-"""Spread (log scale) of one short trial until repeats say otherwise: 4-7% on a shared 2-core VM."""
+"""Spread (log scale) of one short trial before repeats say more: 4-10% on a shared 2-core VM (race trials,
+benchmarks/race_windows.py: latency 4-5%, bursty 5.5-7%, image 9-11%)."""
 MIN_SD = 0.02
 """Noise is never taken to be below this, however quiet a few repeats looked."""
-MIN_DF = 3
-"""Degrees of freedom the pooled estimate needs before it replaces the prior."""
+PRIOR_DF = 2
+"""What the prior is worth, in degrees of freedom, against the repeats' own spread: the two are pooled. A
+spread from a few repeats is itself uncertain (from 3 degrees of freedom, a true 5% reads under 2.5% one time
+in seven), and a race that believed such a low reading stopped early and chose wrongly (measured on the
+latency case: w24, w32 and w64 within 4% in two rounds, 2.4% apart within pairs; w32 leads w24 by 9% over
+eight rounds). Worth only two, so that on a quiet machine a race's own repeats soon outweigh it (simulated
+in benchmarks/race_choices.py, weights 2, 4 and 8 choose alike)."""
 
 
 def _logs(values: Sequence[float]) -> list[float]:
@@ -37,7 +43,8 @@ def geo_mean(values: Sequence[float]) -> float:
 
 
 def noise_sd(rates: Mapping[str, Sequence[float]]) -> float:
-    """Pooled within-configuration standard deviation of log throughput."""
+    """Pooled within-configuration standard deviation of log throughput, the prior counted as PRIOR_DF
+    degrees of freedom of its own."""
     ss, df = 0.0, 0
     for values in rates.values():
         logs = _logs(values)
@@ -45,9 +52,7 @@ def noise_sd(rates: Mapping[str, Sequence[float]]) -> float:
             m = sum(logs) / len(logs)
             ss += sum((x - m) ** 2 for x in logs)
             df += len(logs) - 1
-    if df < MIN_DF:
-        return PRIOR_SD
-    return max(MIN_SD, math.sqrt(ss / df))
+    return max(MIN_SD, math.sqrt((PRIOR_DF * PRIOR_SD**2 + ss) / (PRIOR_DF + df)))
 
 
 def _gaps(rates: Mapping[str, Sequence[float]], keys: Sequence[str]) -> list[tuple[str, float, float]]:
@@ -108,11 +113,13 @@ def ranked(
     return settled(rates, keys, z) or all(z * se - gap <= within for _, gap, se in _gaps(rates, keys)[1:])
 
 
-LOSS = 0.02
-"""A race may stop once choosing its leader now is expected to cost less than this (log scale, ~2%)
+LOSS = 0.01
+"""A race may stop once choosing its leader now is expected to cost less than this (log scale, ~1%)
 against the best of its survivors: candidates that close are interchangeable for the user, and ranking
 them would take rounds that cost more than the choice could gain (two configurations 1% apart, each trial
-5% noisy, need about 30 rounds to be ranked)."""
+5% noisy, need about 30 rounds to be ranked). The report chooses a cheaper survivor only under the same
+bound (dltune.recommend). At 2%, simulated races of two candidates 9% apart (5% trial spread) stopped
+after two rounds on the wrong one about one time in eight (benchmarks/race_choices.py)."""
 
 
 def _normal_pdf(x: float) -> float:
@@ -123,16 +130,25 @@ def _normal_cdf(x: float) -> float:
     return (1 + math.erf(x / math.sqrt(2))) / 2
 
 
-def expected_loss(rates: Mapping[str, Sequence[float]], keys: Sequence[str]) -> float:
-    """What choosing the leader now is expected to give up (log scale) against the others: for each, the
-    expected positive part of its advantage, a normal with mean ``-gap`` and the gap's standard error,
-    summed over the others (an upper bound on the loss against the best of them)."""
+def expected_loss(
+    rates: Mapping[str, Sequence[float]], keys: Sequence[str], chosen: str | None = None
+) -> float:
+    """What choosing ``chosen`` (the leader by default) now is expected to give up (log scale) against the
+    other keys: for each, the expected positive part of its advantage, a normal with mean minus the measured
+    gap and the gap's standard error, summed over the others (an upper bound on the loss against the best
+    of them)."""
+    measured = [k for k in keys if _logs(rates.get(k, ()))]
+    if not measured:
+        return 0.0
+    if chosen not in measured:
+        chosen = max(measured, key=lambda k: mean_log(rates[k]))
+    sd, n, top = noise_sd(rates), len(_logs(rates[chosen])), mean_log(rates[chosen])
     loss = 0.0
-    for _, gap, se in _gaps(rates, keys)[1:]:
-        if se <= 0:
-            continue
-        z = gap / se
-        loss += se * _normal_pdf(z) - gap * (1 - _normal_cdf(z))
+    for k in measured:
+        if k != chosen:
+            gap = top - mean_log(rates[k])
+            se = sd * math.sqrt(1 / n + 1 / len(_logs(rates[k])))
+            loss += se * _normal_pdf(gap / se) - gap * (1 - _normal_cdf(gap / se))
     return loss
 
 

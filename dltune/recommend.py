@@ -119,23 +119,21 @@ def _race_winner(race: RaceRecord | None, candidates: Sequence[ConfigStat]) -> C
 def _race_allows(race: RaceRecord | None, best: ConfigStat, other: ConfigStat) -> bool:
     """When ``best`` was raced, ``other`` ties with it only if it was raced too and the race shows its
     deficit is at most TIE_CAP plus one standard error: the cheaper of two raced configurations is chosen
-    only when the race makes it likely (about 5 in 6) that it gives up at most 3%, or when the race ended
-    undecided (interchangeable, or budget or rounds spent) with both alive and their means within TIE_CAP; otherwise the faster
-    one is (noise is not a licence to give up throughput), and a configuration the race did not measure is
-    no tie of its winner (only side-by-side trials settle close candidates)."""
+    only when the race makes it likely (about 5 in 6) that it gives up at most 3%; otherwise the faster one
+    is, however the race ended (noise is not a licence to give up throughput), and a configuration the race
+    did not measure is no tie of its winner (only side-by-side trials settle close candidates).
+
+    A race that stopped undecided (interchangeable, budget or rounds spent) used to leave survivors whose
+    means lay within TIE_CAP tied, so that a repeat chose the same cheapest one. Two rounds of the latency
+    case put w24 level with w32 and w64, which lead it by 9% over eight, and the tune chose w24 (0.906 of
+    the best); simulated, that rule gave up more than 5% in 13% of tunes of a pair 9% apart, against 3.5%
+    without it (benchmarks/race_choices.py)."""
     rates = race.rates if race else {}
     if other.key == best.key or best.key not in rates:
         return True
     if other.key not in rates:
         return False
-    if settled(rates, [best.key, other.key], z=1.0, within=TIE_CAP):
-        return True
-    # a race that stopped at its budget or round cap could not rank its survivors: where their side-by-side
-    # means lie within TIE_CAP the order between them is noise, so they tie and the cheapest is chosen, the
-    # same one on a repeat (measured: latency's w32 vs w64, 1.5% apart after two rounds, went either way)
-    undecided = race is not None and race.ended in ("close", "budget", "rounds")
-    both_alive = race is not None and {best.key, other.key} <= set(race.alive)
-    return undecided and both_alive and settled(rates, [best.key, other.key], z=0.0, within=TIE_CAP)
+    return settled(rates, [best.key, other.key], z=1.0, within=TIE_CAP)
 
 
 def is_tie(best: ConfigStat, other: ConfigStat) -> bool:

@@ -6,18 +6,23 @@ import math
 
 import pytest
 
-from dltune.race import MIN_SD, PRIOR_SD, expected_loss, noise_sd, settled, survivors
+from dltune.race import MIN_SD, PRIOR_DF, PRIOR_SD, expected_loss, noise_sd, settled, survivors
 
 
-def test_noise_uses_the_prior_until_repeats_exist_then_pools_them() -> None:
-    assert noise_sd({"a": [100.0], "b": [90.0]}) == PRIOR_SD
-    assert noise_sd({"a": [100.0, 110.0]}) == PRIOR_SD  # one degree of freedom is not enough
+def test_noise_weighs_the_repeats_spread_against_the_prior() -> None:
+    assert noise_sd({"a": [100.0], "b": [90.0]}) == PRIOR_SD  # no repeats: the prior alone
     rates = {"a": [100.0, 110.0, 105.0], "b": [50.0, 55.0], "c": [10.0]}
     logs_a = [math.log(x) for x in rates["a"]]
     logs_b = [math.log(x) for x in rates["b"]]
     ss = sum((x - sum(logs_a) / 3) ** 2 for x in logs_a) + sum((x - sum(logs_b) / 2) ** 2 for x in logs_b)
-    assert noise_sd(rates) == pytest.approx(math.sqrt(ss / 3))
-    assert noise_sd({"a": [100.0, 100.0, 100.0, 100.0]}) == MIN_SD  # never trust perfect quiet
+    assert noise_sd(rates) == pytest.approx(math.sqrt((PRIOR_DF * PRIOR_SD**2 + ss) / (PRIOR_DF + 3)))
+    # three pairs that happen to agree within 2-4% do not talk the race into 2% noise
+    lucky = {"w32": [4698.0, 4527.0], "w64": [4784.0, 4902.0], "w24": [4684.0, 4861.0]}
+    assert 0.04 < noise_sd(lucky) < PRIOR_SD
+    # many quiet repeats outweigh the prior; perfect quiet is never trusted
+    quiet = {k: [1000.0 * (1 + 0.01 * (-1) ** i) for i in range(10)] for k in "ab"}
+    assert noise_sd(quiet) < 0.025
+    assert noise_sd({k: [100.0] * 40 for k in "abc"}) == MIN_SD
 
 
 def test_clearly_slower_candidates_are_dropped_close_ones_stay() -> None:
@@ -49,6 +54,11 @@ def test_the_expected_loss_of_choosing_the_leader_shrinks_with_the_gap_and_with_
     # a third candidate adds its own chance of being better
     assert expected_loss({"a": [1000.0], "b": [1000.0], "c": [1000.0]}, ["a", "b", "c"]) == pytest.approx(
         2 * even
+    )
+    # choosing the one behind costs at least its measured gap
+    apart = {"a": [1000.0], "b": [900.0]}
+    assert (
+        expected_loss(apart, ["a", "b"], chosen="b") > math.log(1000 / 900) > expected_loss(apart, ["a", "b"])
     )
 
 

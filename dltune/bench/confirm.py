@@ -6,7 +6,7 @@ candidate once, in an order that rotates from round to round (no candidate alway
 dropped (dltune.race; after the first round already those further behind than one slow spell of the
 machine could put them), and the race ends when it is decided (one is left, the rest are provably within
 a few percent, or none of them could beat the leader by more than 3%), when the survivors are so close that
-choosing the leader now is expected to cost under 2% (``close``), when another round would take
+choosing the leader now is expected to cost under 1% (``close``), when another round would take
 the race past its time budget, or after ``max_rounds``. Rounds therefore go on while the candidates are
 too close to rank and rounds are cheap against the search that found them, and stop after the minimum
 where each trial is expensive. Only race trials (role ``race``) decide: measurements taken minutes apart

@@ -39,7 +39,7 @@ class RaceRecord:
     ended: str = ""
     """Why the race stopped: 'decided' (one candidate left, the rest provably equivalent, or none able to beat
     the winner by more than 3%), 'close' (the survivors so close that choosing the winner was expected to cost
-    under 2%), 'budget' (another round would have cost more than its budget), 'rounds' (its
+    under 1%), 'budget' (another round would have cost more than its budget), 'rounds' (its
     round cap); '' in runs saved before races recorded it."""
 
 

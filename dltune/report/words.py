@@ -159,7 +159,7 @@ def race_line(rec: Recommendation) -> str | None:
         return None
     why = {
         "decided": "once the answer was decided",
-        "close": "once choosing between them was expected to cost under 2% (the rest within noise of the winner)",
+        "close": "once choosing between them was expected to cost under 1% (the rest within noise of the winner)",
         "budget": "when another round would have cost more than the search before it (the rest still within noise of the winner)",
         "rounds": "at its round cap (the rest still within noise of the winner)",
     }.get(race.ended)
