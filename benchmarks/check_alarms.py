@@ -10,7 +10,9 @@ The cases are interleaved (A/A, +10%, A/A, +25%, ...) so that a drift of the mac
 Prints each check's verdict, its configurations' ratios and wall time, then the counts and the
 median wall time of a check.
 
-    python benchmarks/check_alarms.py [--aa 20] [--ab 10] [--flags "..."]
+    python benchmarks/check_alarms.py [--aa 20] [--ab 10] [--flags "..."] [--length 4096]
+
+``--length 1024`` gives short epochs (16 batches of 64), where a check's windows span whole epochs.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ WORK = {work}
 
 class Work(torch.utils.data.Dataset):
     def __len__(self):
-        return 4096
+        return {length}
 
     def __getitem__(self, i):
         acc = 0
@@ -52,6 +54,9 @@ def main() -> None:
     ap.add_argument("--aa", type=int, default=20)
     ap.add_argument("--ab", type=int, default=10)
     ap.add_argument("--flags", default="", help="extra flags for dltune check (default: none)")
+    ap.add_argument(
+        "--length", type=int, default=4096, help="samples in the dataset: 1024 makes 16-batch epochs at 64"
+    )
     args = ap.parse_args()
     cases = [0.0] * args.aa
     ab = [s for pair in itertools.zip_longest([0.10] * args.ab, [0.25] * args.ab) for s in pair if s]
@@ -61,14 +66,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="check-alarms-") as tmp:
         repo = Path(tmp)
         ds = repo / "pipeline.py"
-        ds.write_text(DATASET.format(work=BASE_WORK))
+        ds.write_text(DATASET.format(work=BASE_WORK, length=args.length))
         git = ["git", "-c", "user.email=b@b", "-c", "user.name=b", "-C", str(repo)]
         subprocess.run(["git", "init", "-q", str(repo)], check=True)
         subprocess.run([*git, "add", "."], check=True)
         subprocess.run([*git, "commit", "-qm", "base"], check=True)
         results: dict[float, list[tuple[str, float]]] = {0.0: [], 0.10: [], 0.25: []}
         for n, slowdown in enumerate(order, 1):
-            ds.write_text(DATASET.format(work=int(BASE_WORK * (1 + slowdown))))
+            ds.write_text(DATASET.format(work=int(BASE_WORK * (1 + slowdown)), length=args.length))
             t0 = time.perf_counter()
             cmd = [sys.executable, "-m", "dltune", "--quiet", "check", "pipeline.py", "--against", "HEAD"]
             r = subprocess.run(
@@ -99,7 +104,7 @@ def main() -> None:
         )
     walls = [w for rs in results.values() for _, w in rs]
     print(
-        f"wall time of one check (defaults{', ' + args.flags if args.flags else ''}): median {median(walls):.0f} s, "
+        f"wall time of one check (defaults{', ' + args.flags if args.flags else ''}, {args.length} samples): median {median(walls):.0f} s, "
         f"max {max(walls):.0f} s"
     )
 
