@@ -24,20 +24,10 @@ import sys
 import _common  # noqa: F401  (puts the repository on the path; a stopped benchmark unwinds)
 
 from dltune.bench.confirm import race
-from dltune.model import (
-    CpuFacts,
-    HardwareFacts,
-    LoaderConfig,
-    MeasureSettings,
-    MemoryFacts,
-    Metrics,
-    Preflight,
-    RunResult,
-    SweepSpace,
-    TrialResult,
-)
+from dltune.model import LoaderConfig, MeasureSettings, TrialResult
 from dltune.model.trace import Search
 from dltune.recommend import recommend
+from tests.synthetic import run, trial  # synthetic trials and runs, as the choice's unit tests build them
 
 SCENARIOS: dict[str, tuple[dict[int, float], float, str]] = {
     # workers -> true rate; log spread of one race trial; where the numbers come from
@@ -48,31 +38,6 @@ SCENARIOS: dict[str, tuple[dict[int, float], float, str]] = {
 }
 SPELL_P, SPELL_LOW = 0.08, (0.10, 0.25)
 TRIAL_S = 5.0
-
-
-def metrics(rate: float) -> Metrics:
-    return Metrics(
-        samples_per_s=rate,
-        samples_per_s_low=rate * 0.96,
-        samples_per_s_high=rate * 1.04,
-        cv=0.04,
-        batches_per_s=rate / 64,
-        bytes_per_s=rate * 1000,
-        first_batch_s=0.2,
-        wait_p50_ms=1.0,
-        wait_p90_ms=2.0,
-        wait_p99_ms=3.0,
-        cpu_main_pct=50.0,
-        cpu_workers_pct=150.0,
-        peak_pss_main=200 << 20,
-        peak_pss_workers=100 << 20,
-        batches=100,
-        samples=6400,
-        epochs=1,
-        window_s=3.0,
-        batch_bytes=64_000,
-        start_method="fork",
-    )
 
 
 @dataclasses.dataclass
@@ -88,32 +53,10 @@ class SimRecorder:
         noise = self.rng.gauss(0.0, self.sd)
         if self.rng.random() < SPELL_P:
             noise -= self.rng.uniform(*SPELL_LOW)
-        m = metrics(self.truth[cfg.key()] * math.exp(noise))
-        t = TrialResult(key=cfg.key(), config=cfg, status="ok", metrics=m, duration_s=TRIAL_S, role=role)
+        t = trial(cfg.num_workers, self.truth[cfg.key()] * math.exp(noise), role=role)
+        t = dataclasses.replace(t, key=cfg.key(), config=cfg, duration_s=TRIAL_S)
         self.trials.append(t)
         return t
-
-
-HARDWARE = HardwareFacts(
-    cpu=CpuFacts(logical=2, physical=2, affinity=2, quota=None, usable=2, model="simulated"),
-    memory=MemoryFacts(
-        total=24 << 30,
-        available=20 << 30,
-        swap_total=0,
-        swap_free=0,
-        cgroup_limit=None,
-        cgroup_usage=None,
-        shm_total=12 << 30,
-        shm_free=12 << 30,
-        open_files_soft=1024,
-        open_files_hard=4096,
-    ),
-    host="sim",
-    platform="Linux",
-    python="3.11",
-    torch="2.13.0",
-    start_methods=("fork", "spawn"),
-)
 
 
 def one_tune(truth_w: dict[int, float], sd: float, rng: random.Random) -> tuple[float, int, str, bool]:
@@ -126,20 +69,8 @@ def one_tune(truth_w: dict[int, float], sd: float, rng: random.Random) -> tuple[
     truth = {c.key(): truth_w[c.num_workers] for c in configs}
     rec = SimRecorder(truth, sd, rng)
     record = race(rec, configs, MeasureSettings(), max_rounds=4, budget_s=1e9)  # type: ignore[arg-type]
-    run = RunResult(
-        name="sim",
-        target="sim.py",
-        created="2026-11-27T00:00:00+00:00",
-        hardware=HARDWARE,
-        versions={},
-        settings=MeasureSettings(),
-        space=SweepSpace(),
-        preflight=Preflight(length=10_000, sample_s=0.001, bytes_per_sample=1000),
-        trials=tuple(rec.trials),
-        complete=True,
-        search=Search(race=record),
-    )
-    chosen = recommend(run).chosen
+    result = dataclasses.replace(run(*rec.trials, cores=2), search=Search(race=record))
+    chosen = recommend(result).chosen
     cheapest = chosen.workers == min(truth_w)
     return truth[chosen.key] / max(truth.values()), record.rounds, record.ended, cheapest
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -56,6 +57,31 @@ dataset = KillsParent()
 """
 
 
+def _terminate_once_running(
+    proc: subprocess.Popen[str], running: Callable[[list[psutil.Process]], bool]
+) -> str:
+    """Wait until ``running`` says a trial with workers is up, send SIGTERM, and check every process of the
+    family is gone after; returns stderr."""
+    family: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        family |= {k.pid for k in kids}
+        if running(kids):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("no trial with workers started")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    time.sleep(1)
+    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"], err[
+        -2000:
+    ]
+    return err
+
+
 @pytest.mark.slow
 def test_sigterm_stops_the_trial_and_its_workers_and_keeps_the_results(tmp_path: Path) -> None:
     (tmp_path / "slow_ds.py").write_text(SLOW)
@@ -66,24 +92,10 @@ def test_sigterm_stops_the_trial_and_its_workers_and_keeps_the_results(tmp_path:
          "-w", "0,2", "-b", "4", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    family: set[int] = set()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until a trial with workers is running
-        kids = psutil.Process(proc.pid).children(recursive=True)
-        family |= {k.pid for k in kids}
-        if len(kids) >= 3 and list(out.glob("*/run.json")):
-            break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("no trial with workers started")
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    err = _terminate_once_running(proc, lambda kids: len(kids) >= 3 and bool(list(out.glob("*/run.json"))))
     assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert "Traceback" not in err and "finished trials are saved" in err
     assert json.loads(next(out.glob("*/run.json")).read_text())["kind"] == "dltune.run"
-    time.sleep(1)
-    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     nothing_left(before)
 
 
@@ -113,22 +125,8 @@ def test_a_benchmark_script_stopped_by_sigterm_leaves_no_trial_or_workers(tmp_pa
         [sys.executable, str(tmp_path / "loop.py"), str(ROOT / "benchmarks"), str(tmp_path / "slow_ds.py")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    family: set[int] = set()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until the trial process has its two workers
-        kids = psutil.Process(proc.pid).children(recursive=True)
-        family |= {k.pid for k in kids}
-        if any(len(k.children()) >= 2 for k in kids):
-            break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("no trial with workers started")
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    err = _terminate_once_running(proc, lambda kids: any(len(k.children()) >= 2 for k in kids))
     assert "Stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]
-    time.sleep(1)
-    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     nothing_left(before)
 
 
