@@ -117,9 +117,10 @@ LOSS = 0.01
 """A race may stop once choosing its leader now is expected to cost less than this (log scale, ~1%)
 against the best of its survivors: candidates that close are interchangeable for the user, and ranking
 them would take rounds that cost more than the choice could gain (two configurations 1% apart, each trial
-5% noisy, need about 30 rounds to be ranked). The report chooses a cheaper survivor only under the same
-bound (dltune.recommend). At 2%, simulated races of two candidates 9% apart (5% trial spread) stopped
-after two rounds on the wrong one about one time in eight (benchmarks/race_choices.py)."""
+5% noisy, need about 30 rounds to be ranked). The report then keeps the leader unless the race shows a
+cheaper survivor likely within 3% (dltune.recommend). Simulated at 2%, with the prior and with the report's
+old tie for undecided races, tunes of two candidates 9% apart gave up more than 5% one time in eight; with
+the three changes, 3.5% (benchmarks/race_choices.py)."""
 
 
 def _normal_pdf(x: float) -> float:
@@ -130,25 +131,16 @@ def _normal_cdf(x: float) -> float:
     return (1 + math.erf(x / math.sqrt(2))) / 2
 
 
-def expected_loss(
-    rates: Mapping[str, Sequence[float]], keys: Sequence[str], chosen: str | None = None
-) -> float:
-    """What choosing ``chosen`` (the leader by default) now is expected to give up (log scale) against the
-    other keys: for each, the expected positive part of its advantage, a normal with mean minus the measured
-    gap and the gap's standard error, summed over the others (an upper bound on the loss against the best
-    of them)."""
-    measured = [k for k in keys if _logs(rates.get(k, ()))]
-    if not measured:
-        return 0.0
-    if chosen not in measured:
-        chosen = max(measured, key=lambda k: mean_log(rates[k]))
-    sd, n, top = noise_sd(rates), len(_logs(rates[chosen])), mean_log(rates[chosen])
+def expected_loss(rates: Mapping[str, Sequence[float]], keys: Sequence[str]) -> float:
+    """What choosing the leader now is expected to give up (log scale) against the others: for each, the
+    expected positive part of its advantage, a normal with mean ``-gap`` and the gap's standard error,
+    summed over the others (an upper bound on the loss against the best of them)."""
     loss = 0.0
-    for k in measured:
-        if k != chosen:
-            gap = top - mean_log(rates[k])
-            se = sd * math.sqrt(1 / n + 1 / len(_logs(rates[k])))
-            loss += se * _normal_pdf(gap / se) - gap * (1 - _normal_cdf(gap / se))
+    for _, gap, se in _gaps(rates, keys)[1:]:
+        if se <= 0:
+            continue
+        z = gap / se
+        loss += se * _normal_pdf(z) - gap * (1 - _normal_cdf(z))
     return loss
 
 
