@@ -25,8 +25,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy import stats as sps
-
 REGRESSION, PASS, SPEEDUP = "regression", "pass", "speedup"
 MIN_N = 4
 """No decision on fewer observations: a t-test on fewer has too few degrees of freedom to trust."""
@@ -111,6 +109,8 @@ class SequentialTest:
         if se == 0:  # identical rounds (a fake or a frozen clock): the mean is exact
             q, p = 0.0, (0.0 if mean < 0 else 1.0)
         else:
+            from scipy import stats as sps  # here: the measuring child imports this module, not scipy
+
             q = float(sps.t.ppf(1 - level, df))
             p = float(sps.t.cdf(mean / se, df))
         low, high = mean - q * se, mean + q * se

@@ -71,3 +71,19 @@ def test_the_layer_rule_catches_an_upward_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from dltune.bench.trial import run_trial\n    import torch\n")
     assert (2, "dltune.bench.trial") in imports(bad) and (3, "torch") in imports(bad)
+
+
+def test_the_measuring_interpreter_loads_no_scipy_or_pandas() -> None:
+    """Every trial of a sweep boots a fresh interpreter that imports dltune.bench.child (and a tuning run
+    boots two): scipy alone added about 0.6 s to each boot on the development VM, for a coefficient of
+    variation. The analysis that needs them runs in the parent."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dltune.bench.child, dltune.bench.trial, dltune.bench.measure, dltune.bench.paired\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'pandas', 'matplotlib'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

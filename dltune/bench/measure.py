@@ -6,6 +6,7 @@ with fake loaders and a fake clock.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,6 @@ from typing import Any
 from dltune.engine.transfer import batch_len, batch_nbytes
 from dltune.interval import RunningWindow
 from dltune.model.settings import MeasureSettings
-from dltune.stats import summarize
 
 Clock = Callable[[], float]
 
@@ -37,7 +37,8 @@ def paced(gaps: list[float]) -> bool:
     """Whether these batch-to-batch gaps show a steady stream rather than bursts (see ``PACED_CV``)."""
     if len(gaps) < 2 or sum(gaps) <= 0:
         return False
-    return summarize(gaps).cv < PACED_CV
+    mean = statistics.fmean(gaps)
+    return statistics.stdev(gaps) / mean < PACED_CV
 
 
 @dataclass

@@ -234,7 +234,7 @@ def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
             "hint": "samples of different shapes need a collate_fn (e.g. dltune's 'pad' or 'list')",
         }
     collate_s = time.perf_counter() - t2
-    fixed, per_sample = tensor_growth(collate, samples, len(tensors_in(batch)))
+    fixed, per_sample_tensors = tensor_growth(collate, samples, len(tensors_in(batch)))
     return {
         "length": length,
         "iterable": spec.is_iterable,
@@ -244,7 +244,7 @@ def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
         "collate_s_per_sample": collate_s / len(samples),
         "bytes_per_sample": batch_nbytes(batch) / len(samples),
         "tensors_fixed": fixed,
-        "tensors_per_sample": per_sample,
+        "tensors_per_sample": per_sample_tensors,
         "probe_samples": len(samples),
         "shardable": callable(getattr(spec.dataset, "shard", None)),
     }

@@ -147,6 +147,11 @@ def run_tune(
     if settings.ranked and trial_runner is None:
         trial_runner = run_node_trial
     with WatchedProcess() as main_only, WatchedProcess() as with_workers:
+        # both interpreters boot at once (an import of torch each, about 2 s on the 2-core development
+        # VM): the one for worker configurations is ready when calibration reaches it, not 2 s into it
+        main_only.start()
+        if trial_runner is None:
+            with_workers.start()
 
         def shared(target: str, config: LoaderConfig, settings: MeasureSettings, **kw: Any) -> TrialResult:
             # loading in the main process leaves its allocator in another state (measured: w2-b128 on the

@@ -107,3 +107,33 @@ def test_markdown_reports_escape_user_text() -> None:
     assert "## dltune recommendation for ``data/[click](http://x)_`ds`.py``" in text
     assert "[click](http" not in text.replace("``data/[click](http://x)_`ds`.py``", "")
     assert "a|b<i>" in text and "<i>" not in text.replace("``a|b<i>``", "").replace("`a|b<i>`", "")
+
+
+SLOW_LISTED = """
+import time
+import torch
+from torch.utils.data import Dataset
+
+class Slow(Dataset):
+    def __len__(self):
+        return 100
+
+    def __getitem__(self, i):
+        time.sleep(0.004)
+        return torch.zeros(3, 8 + i % 3)
+
+dataset = Slow()
+collate_fn = list
+"""
+
+
+def test_the_preflight_times_a_sample_apart_from_counting_tensors(tmp_path: Path) -> None:
+    """The report's evidence line ("one sample takes X ms") reads the preflight's sample time: it must be
+    seconds per sample, not the tensors a sample adds to a batch (which it once was: 1 s with a list collate)."""
+    from dltune.bench.trial import preflight_job
+    from dltune.model import Preflight
+
+    (tmp_path / "slow_listed_ds.py").write_text(SLOW_LISTED)
+    facts = Preflight(**preflight_job({"target": str(tmp_path / "slow_listed_ds.py")}))
+    assert 0.004 <= facts.sample_s < 0.05
+    assert facts.tensors_per_sample == 1.0
