@@ -342,3 +342,35 @@ def test_tune_with_ranks_plans_each_rank_on_its_share_of_the_cores(write_file, t
     # predictions are for the node (both ranks), as the measurements are
     w4 = next(p for p in rec.predictions if p.key == rec.chosen.key)
     assert w4.predicted == pytest.approx(node_cpu_bound(4, 64)[0], rel=0.15)
+
+
+def test_the_workers_interpreter_has_booted_before_anything_is_timed(
+    write_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both interpreters boot at once, so that the first trial with workers does not wait 2 s for its own;
+    but the preflight (which times samples) and every trial come after that boot has finished: an import of
+    torch beside a measuring window slows part of it."""
+    import dltune.bench.tune as tune_mod
+    from dltune.bench.child import READY_JOB, WatchedProcess
+
+    events: list[str] = []
+
+    class Recorded(WatchedProcess):
+        def run(self, job: str, payload: dict, **watch: object):  # type: ignore[override]
+            out = super().run(job, payload, **watch)
+            events.append(f"{job} answered, alive={self.alive}")
+            return out
+
+    class Stop(Exception):
+        pass
+
+    def preflight_and_plan(*a: object, **kw: object) -> None:
+        events.append("preflight")
+        raise Stop
+
+    monkeypatch.setattr(tune_mod, "WatchedProcess", Recorded)
+    monkeypatch.setattr(tune_mod, "preflight_and_plan", preflight_and_plan)
+    target = str(write_file("tune_boot", "import torch\ndataset = [torch.zeros(2) for _ in range(64)]\n"))
+    with pytest.raises(Stop):
+        run_tune(target, SPACE, MeasureSettings(), HW, out_root=tmp_path)
+    assert events == [f"{READY_JOB} answered, alive=True", "preflight"]

@@ -84,6 +84,14 @@ def die_with_parent() -> None:
 
 
 PR_SET_PDEATHSIG = 1
+READY_JOB = "dltune.bench.child:ready_job"
+
+
+def ready_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Nothing: answering it says the interpreter has booted (its imports are done)."""
+    return {}
+
+
 KEEP_WORKERS = "keep_workers"
 """A job that answers with this key set keeps its DataLoader workers alive for the next job (a live
 loader measured window by window); any other job's workers are reaped before it answers."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dltune.bench.ceiling import Ceiling, ladder
-from dltune.bench.child import WatchedProcess
+from dltune.bench.child import READY_JOB, WatchedProcess
 from dltune.bench.climb import climb, edge_notes, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
@@ -43,7 +43,7 @@ from dltune.bench.recorder import Recorder
 from dltune.bench.runner import preflight_and_plan
 from dltune.bench.shard_memory import measure_sharding
 from dltune.bench.space import Planned
-from dltune.bench.trial import run_trial
+from dltune.bench.trial import memory_budget, run_trial
 from dltune.errors import BenchmarkError
 from dltune.model import (
     REFERENCE_CORES,
@@ -148,10 +148,15 @@ def run_tune(
         trial_runner = run_node_trial
     with WatchedProcess() as main_only, WatchedProcess() as with_workers:
         # both interpreters boot at once (an import of torch each, about 2 s on the 2-core development
-        # VM): the one for worker configurations is ready when calibration reaches it, not 2 s into it
+        # VM), and the one for worker configurations has booted before anything is timed: an import
+        # beside the preflight or a trial would slow part of its window (seen once on the tiny dataset:
+        # a num_workers=0 calibration window that began beside that boot ran 8 s to its loosened target,
+        # against about 1 s otherwise)
         main_only.start()
         if trial_runner is None:
+            limit, reserve = memory_budget(settings)
             with_workers.start()
+            with_workers.run(READY_JOB, {}, timeout_s=settings.timeout_s, memory_limit=limit, reserve=reserve)
 
         def shared(target: str, config: LoaderConfig, settings: MeasureSettings, **kw: Any) -> TrialResult:
             # loading in the main process leaves its allocator in another state (measured: w2-b128 on the
