@@ -11,7 +11,7 @@ standard errors of the difference.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 PRIOR_SD = 0.06
 """Spread (log scale) of one short trial before repeats say more: 4-10% on a shared 2-core VM (race trials,
@@ -158,13 +158,28 @@ read 4,469 and 5,108 samples/s in two tunes' screens, 13% apart; the image case'
 
 
 def contenders(
-    measured: Sequence[tuple[str, float, float]], most: int = 3, close: float = CLOSE
+    measured: Sequence[tuple[str, float, float]],
+    most: int = 3,
+    close: float = CLOSE,
+    groups: Mapping[str, Hashable] | None = None,
 ) -> list[str]:
     """The keys worth racing: ``measured`` holds (key, samples/s, relative half-width of its interval);
-    the best and those within ``close`` (or the two intervals) of it, fastest first, at most ``most``."""
+    the best and those within ``close`` (or the two intervals) of it, fastest first, at most ``most``.
+
+    ``groups`` (key -> a value chosen from one screen each, such as the prefetch depth) makes the picks
+    diverse: the best of every other group within reach comes before a second of the best's own group. A
+    tune screens each prefetch depth once, at the leader's worker count, and climbs again only where one
+    leads by more than ``CLOSE``; without this, a depth that screened a few percent behind never came back
+    when the leader's own worker neighbours filled the race (measured on the bursty case: prefetch 4
+    screened 5% behind 2 at 32 workers, and the race held only prefetch-2 configurations, while side by side
+    prefetch 4 led by 9%)."""
     ranked = sorted((m for m in measured if m[1] > 0), key=lambda m: -m[1])
     if not ranked:
         return []
     _, top, top_hw = ranked[0]
-    out = [k for k, rate, hw in ranked if rate >= top * (1 - max(close, top_hw + hw))]
-    return out[:most]
+    rate = {k: r for k, r, _ in ranked}
+    out = [k for k, r, hw in ranked if r >= top * (1 - max(close, top_hw + hw))]
+    if groups:
+        firsts = list({groups[k]: k for k in reversed(out)}.values())  # the fastest of each group
+        out = sorted(firsts, key=lambda k: -rate[k]) + [k for k in out if k not in firsts]
+    return sorted(out[:most], key=lambda k: -rate[k])

@@ -127,3 +127,20 @@ def test_race_trials_get_loose_windows_and_no_leader_to_stop_against() -> None:
     seen.clear()
     race(Spy(1.0, APART), [SLOW, FAST], MeasureSettings(precision=0), max_rounds=2)  # type: ignore[arg-type]
     assert all(s.precision == 0 for s in seen)  # no target asked for: none added
+
+
+def test_a_prefetch_depth_screened_close_behind_is_raced_before_a_second_worker_count() -> None:
+    from dltune.bench.confirm import close_to_best
+
+    # the bursty case: prefetch 4 screened once, 5% behind prefetch 2 at 32 workers; 21 and 24 workers at
+    # prefetch 2 read between. Without the depth, the race held prefetch 2 only and never looked at 4 again
+    trials = [trial(32, 609.0), trial(24, 600.0), trial(21, 590.0), trial(32, 576.0, pf=4), trial(16, 500.0)]
+    allowed = {t.key: t.config for t in trials}
+    picked = [(c.num_workers, c.prefetch_factor) for c in close_to_best(trials, allowed, most=2)]
+    assert picked == [(32, 2), (32, 4), (21, 2)]  # the best, the other depth's best, the cheapest close
+    # a depth further behind than the race's reach is not raced
+    far = [*trials[:3], trial(32, 480.0, pf=4)]
+    picked = [
+        (c.num_workers, c.prefetch_factor) for c in close_to_best(far, {t.key: t.config for t in far}, most=2)
+    ]
+    assert picked == [(32, 2), (24, 2), (21, 2)]

@@ -53,11 +53,17 @@ def rel_hw(t: TrialResult) -> float:
     return (m.samples_per_s_high - m.samples_per_s) / m.samples_per_s
 
 
+def _group(cfg: LoaderConfig) -> tuple[int | None, int | None]:
+    """What tuning screens once per value (batch size, prefetch depth), unlike the worker count it climbs."""
+    return cfg.batch_size, cfg.prefetch_factor
+
+
 def close_to_best(
     trials: Sequence[TrialResult], allowed: dict[str, LoaderConfig], most: int = 3
 ) -> list[LoaderConfig]:
     """The measured configurations (among ``allowed``) too close to the best to rank from separate trials:
-    the ``most`` fastest, and the cheapest within ``CHEAPEST_CLOSE`` of the best (fewest workers, then least
+    the ``most`` fastest (the best of another batch size or prefetch depth within reach before a second of
+    the best's own), and the cheapest within ``CHEAPEST_CLOSE`` of the best (fewest workers, then least
     prefetch), the one the report prefers among ties, so that it is chosen only where the race shows it keeps
     up, and not lost on one low screen."""
     best: dict[str, TrialResult] = {}
@@ -68,7 +74,8 @@ def close_to_best(
         if held is None or (held.metrics and t.metrics.samples_per_s > held.metrics.samples_per_s):
             best[t.key] = t
     measured = [(k, t.metrics.samples_per_s, rel_hw(t)) for k, t in best.items() if t.metrics]
-    picked = contenders(measured, most=most)
+    # the best of each batch size and prefetch depth within reach first: each was chosen from one screen
+    picked = contenders(measured, most=most, groups={k: _group(allowed[k]) for k, _, _ in measured})
     # the cheapest within CHEAPEST_CLOSE by rate (not by overlapping intervals: a wide one overlaps almost anything)
     top = max((rate for _, rate, _ in measured), default=0.0)
     near = [k for k, rate, _ in measured if rate > 0 and rate >= top * (1 - CHEAPEST_CLOSE)]
