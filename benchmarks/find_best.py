@@ -16,6 +16,10 @@ run's choice is the first's or within 3% of it. "grid pick/best" is the exhausti
 the same way: the verdict's floor where the top is flat (the best of several noisy medians reads high).
 
     python benchmarks/find_best.py [--cases latency,bursty,text,image,tiny,mixed] [--rounds 3]
+    python benchmarks/find_best.py --cases bursty --verdict 32-4,48-4,48-2,24-4 --rounds 6
+
+``--verdict W-PF,...`` runs step 3 alone, on those configurations (a tuned choice and the grid's top from an
+earlier run), for as many rounds as asked: where three rounds spread too widely to rank the top.
 """
 
 from __future__ import annotations
@@ -172,13 +176,8 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
         )
     top = sorted(grid, key=lambda c: -grid[c])[:TOP]
     contenders = list(dict.fromkeys([*tuned, *top]))
-    rates: dict[tuple[int, int], list[float]] = {c: [] for c in contenders}
-    for r in range(rounds):
-        for c in contenders[r % len(contenders) :] + contenders[: r % len(contenders)]:
-            rates[c].append(raw_rate(spec, *c, bs, steady=True))
+    rates, score = side_by_side(spec, contenders, bs, rounds)
     med = {c: median(v) for c, v in rates.items()}
-    drift_free = relative(rates)
-    score = {c: median(v) for c, v in drift_free.items()}
     best = max(score.values())  # the grid's fastest, or a tuned choice the grid did not hold
     return {
         "name": name,
@@ -194,17 +193,49 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
         "grid": grid,
         "side_by_side": med,
         "spread": spread_of(rates),
-        "relative_spread": spread_of(drift_free),
+        "relative_spread": spread_of(relative(rates)),
         "stages": stages,
         "trials": trials,
     }
+
+
+def side_by_side(
+    spec: Any, contenders: list[tuple[int, int]], bs: int, rounds: int
+) -> tuple[dict[tuple[int, int], list[float]], dict[tuple[int, int], float]]:
+    """Steady windows in rounds whose order rotates: the raw rates, and each one's median relative to its round."""
+    rates: dict[tuple[int, int], list[float]] = {c: [] for c in contenders}
+    for r in range(rounds):
+        for c in contenders[r % len(contenders) :] + contenders[: r % len(contenders)]:
+            rates[c].append(raw_rate(spec, *c, bs, steady=True))
+    return rates, {c: median(v) for c, v in relative(rates).items()}
+
+
+def verdict_only(name: str, given: str, rounds: int) -> None:
+    path, bs = CASES[name]
+    contenders = [(int(w), int(pf)) for w, pf in (c.split("-") for c in given.split(","))]
+    rates, score = side_by_side(load_dataset(str(path)), contenders, bs, rounds)
+    best = max(score.values())
+    print(f"{name} (batch {bs}), side by side ({rounds} rounds): relative medians / best, raw medians")
+    for c in sorted(contenders, key=lambda c: -score[c]):
+        print(
+            f"  {label(*c):<10} {score[c] / best:.3f}  {median(rates[c]):,.0f}/s  rounds "
+            + " ".join(f"{v:,.0f}" for v in rates[c])
+        )
+    print(
+        f"max spread across rounds {spread_of(rates):.0%}, {spread_of(relative(rates)):.0%} relative to the round"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--verdict", help="W-PF,...: only the side-by-side verdict, on these configurations")
     args = ap.parse_args()
+    if args.verdict:
+        for name in args.cases.split(","):
+            verdict_only(name, args.verdict, args.rounds)
+        return
     rows = []
     for name in args.cases.split(","):
         path, bs = CASES[name]
