@@ -161,7 +161,7 @@ def contenders(
     measured: Sequence[tuple[str, float, float]],
     most: int = 3,
     close: float = CLOSE,
-    groups: Mapping[str, Hashable] | None = None,
+    groups: Mapping[str, Hashable | None] | None = None,
 ) -> list[str]:
     """The keys worth racing: ``measured`` holds (key, samples/s, relative half-width of its interval);
     the best and those within ``close`` (or the two intervals) of it, fastest first, at most ``most``.
@@ -180,6 +180,7 @@ def contenders(
     rate = {k: r for k, r, _ in ranked}
     out = [k for k, r, hw in ranked if r >= top * (1 - max(close, top_hw + hw))]
     if groups:
-        firsts = list({groups[k]: k for k in reversed(out)}.values())  # the fastest of each group
+        # the fastest of each group (a key whose group is None belongs to none: it competes on rate only)
+        firsts = list({groups[k]: k for k in reversed(out) if groups.get(k) is not None}.values())
         out = sorted(firsts, key=lambda k: -rate[k]) + [k for k in out if k not in firsts]
     return sorted(out[:most], key=lambda k: -rate[k])

@@ -144,3 +144,15 @@ def test_a_prefetch_depth_screened_close_behind_is_raced_before_a_second_worker_
         (c.num_workers, c.prefetch_factor) for c in close_to_best(far, {t.key: t.config for t in far}, most=2)
     ]
     assert picked == [(32, 2), (24, 2), (21, 2)]
+
+
+def test_the_main_process_is_no_other_prefetch_depth() -> None:
+    from dltune.bench.confirm import close_to_best
+
+    # the main process screened 5% behind: it is one more worker count, and takes no place ahead of 3 workers
+    trials = [trial(2, 620.0), trial(3, 610.0), trial(0, 590.0)]
+    picked = [c.num_workers for c in close_to_best(trials, {t.key: t.config for t in trials}, most=2)]
+    assert picked == [2, 3, 0]  # the two fastest, then the main process as the cheapest close one
+    trials = [trial(2, 620.0), trial(3, 610.0), trial(4, 600.0), trial(0, 500.0)]
+    picked = [c.num_workers for c in close_to_best(trials, {t.key: t.config for t in trials}, most=2)]
+    assert picked == [2, 3]

@@ -53,9 +53,10 @@ def rel_hw(t: TrialResult) -> float:
     return (m.samples_per_s_high - m.samples_per_s) / m.samples_per_s
 
 
-def _group(cfg: LoaderConfig) -> tuple[int | None, int | None]:
-    """What tuning screens once per value (batch size, prefetch depth), unlike the worker count it climbs."""
-    return cfg.batch_size, cfg.prefetch_factor
+def _group(cfg: LoaderConfig) -> tuple[int | None, int | None] | None:
+    """What tuning screens once per value (batch size, prefetch depth), unlike the worker count it climbs; the
+    main process has no prefetch depth and belongs to no group (it is one more point of the worker axis)."""
+    return (cfg.batch_size, cfg.prefetch_factor) if cfg.num_workers else None
 
 
 def close_to_best(
