@@ -14,7 +14,9 @@ count to measure is:
    said) is then found from below, at a fraction of the workers and memory.
 4. **between**, when the best and a neighbour are far apart (more than ``GAP`` x) and the curve could
    rise between them by more than ``GAIN`` (it is taken to be concave: it rises, flattens, falls):
-   the point between them, the better neighbour's side first.
+   the point between them, the better neighbour's side first. A chord extended further than its own
+   length is taken with its points ``READ`` off: two close, noisy points extended far can bound the
+   curve far lower than it lies.
 None when nothing is left that could change the answer.
 """
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+
+from dltune.race import PRIOR_SD
 
 RISING = 0.03
 """A step up that gains less than this is flat: the climb stops there."""
@@ -100,6 +104,13 @@ GAIN = 0.05
 """A point between two measured counts is measured only when it could beat the best by this much."""
 KNEE = 0.05
 """Counts within this of the best deliver it, for the knee step: it looks below the fewest of them."""
+READ = PRIOR_SD
+"""How far one screen may read off its configuration's rate, either way, when bounding the curve between
+measured counts (the spread of one short trial, dltune.race). Without it a chord through two close, noisy
+points ruled out the whole stretch below them (measured on the bursty case: 64 and 74 workers read 551 and
+535 samples/s with intervals wider than the rates; their chord, extended to 29 workers, bounded it at 607
+against 13 workers' 608, so nothing between 13 and 64 was measured, while side by side 24 workers beat 32 by
+12%)."""
 
 
 def _knee(
@@ -127,16 +138,27 @@ def _line(x: float, p: tuple[int, float], q: tuple[int, float]) -> float:
     return p[1] + (q[1] - p[1]) * (x - p[0]) / (q[0] - p[0])
 
 
-def _ceiling_at(x: int, rates: Mapping[int, float], measured: Sequence[int]) -> float:
+def _chord_at(x: int, near: tuple[int, float], far: tuple[int, float], read: float) -> float:
+    """The chord through two measured points, extended to ``x`` beyond ``near``. Extended further than its own
+    length, it multiplies the points' noise (a slope from two close points is mostly noise): each point is
+    then taken ``read`` off in the direction that steepens the chord towards ``x``. A shorter extension keeps
+    the chord as measured: an allowance there too would split every plateau down to ``GAP`` (on the model
+    plateau of tests/test_search.py, 7 trials instead of 5)."""
+    if abs(x - near[0]) <= abs(near[0] - far[0]):
+        return _line(x, near, far)
+    return _line(x, (near[0], near[1] * (1 + read)), (far[0], far[1] * (1 - read)))
+
+
+def _ceiling_at(x: int, rates: Mapping[int, float], measured: Sequence[int], read: float = READ) -> float:
     """The most throughput can be at ``x`` if it is concave in the worker count (it rises, flattens,
     falls: never rises faster after a slower stretch): below every chord through two measured points
-    on the same side of ``x``, extended to it."""
+    on the same side of ``x``, extended to it (``_chord_at``: the measurements are noisy, the curve is not)."""
     # no worker processes deliver nothing: (0, 0) anchors the rising side
     left = [(0, 0.0)] + [(w, rates[w]) for w in measured if w < x]
     right = [(w, rates[w]) for w in measured if w > x]
     bound = float("inf")
     if len(left) >= 2:
-        bound = min(bound, _line(x, left[-2], left[-1]))
+        bound = min(bound, _chord_at(x, left[-1], left[-2], read))
     if len(right) >= 2:
-        bound = min(bound, _line(x, right[0], right[1]))
+        bound = min(bound, _chord_at(x, right[0], right[1], read))
     return bound

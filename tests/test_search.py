@@ -84,6 +84,16 @@ def test_a_plateau_that_starts_early_is_found_from_below() -> None:
     assert len(rates) <= 5, rates  # one look down, nothing between: 20 could not gain 5%
 
 
+def test_a_chord_of_two_close_noisy_points_does_not_rule_out_a_long_stretch() -> None:
+    # measured on the bursty case: the knee found 13 workers ahead of 64 and 74; the chord through 64 and 74,
+    # extended to 29, bounded it at 607 against 13's 608 as if those two readings were exact, so nothing
+    # between 13 and 64 was measured (side by side, 24 workers beat 32 by 12%). Each reading is a few
+    # percent off: extended 3.5x its own length, that chord bounds nothing
+    assert next_workers({1: 44.0, 13: 608.0, 64: 551.0, 74: 535.0}, ladder(64, 256)) == (29, "between")
+    # a short extension still bounds: the curve is concave (nothing between 8 and 11 could gain 5%)
+    assert next_workers({1: 100.0, 8: 780.0, 11: 700.0, 16: 600.0}, [32]) is None
+
+
 def test_the_knee_needs_a_real_saving_and_a_listed_count() -> None:
     # one worker's rate says 8 could deliver what 16 do: half the workers, worth a look
     assert next_workers({1: 100.0, 16: 720.0, 32: 700.0}, [64]) == (8, "knee")
