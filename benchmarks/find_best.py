@@ -169,9 +169,15 @@ def run_case(name: str, path: Path, bs: int, rounds: int) -> dict[str, Any]:
             )
         )
         tuned.append((cfg.num_workers, cfg.prefetch_factor or 2))
+        race = run.search.race if run.search else None
         stages.append(
             " ".join(
                 f"{s.stage}:{s.seconds:.0f}s/{s.trials}" for s in (run.search.stages if run.search else ())
+            )
+            + (
+                f"; joined the race after its first round: {', '.join(race.joined)}"
+                if race and race.joined
+                else ""
             )
         )
     top = sorted(grid, key=lambda c: -grid[c])[:TOP]

@@ -156,3 +156,41 @@ def test_the_main_process_is_no_other_prefetch_depth() -> None:
     trials = [trial(2, 620.0), trial(3, 610.0), trial(4, 600.0), trial(0, 500.0)]
     picked = [c.num_workers for c in close_to_best(trials, {t.key: t.config for t in trials}, most=2)]
     assert picked == [2, 3]
+
+
+def _screened_race(table: dict[str, list[float]], screens: list, configs: list[LoaderConfig]):
+    """A race after screens: the n-th trial of a configuration, screens included, reads table[key][n]."""
+    rec = FakeRecorder(1.0, table)
+    rec.trials = [replace(t, role="screen") for t in screens]
+    reserve = {t.key: t.config for t in screens}
+    return race(rec, configs, MeasureSettings(), max_rounds=4, reserve=reserve)  # type: ignore[arg-type]
+
+
+def test_a_configuration_the_high_screen_left_out_joins_when_the_race_reads_lower() -> None:
+    # the bursty case: 32 workers screened at 750 and 720, so 24 workers' 578 lay out of reach; the race then
+    # read both 32s near 600, where 578 is within reach. 24 joins from the second round, and leads
+    screens = [trial(32, 750.0, pf=4), trial(32, 720.0, pf=2), trial(24, 578.0, pf=4), trial(16, 450.0, pf=4)]
+    a, b, c, d = (t.config for t in screens)
+    table = {
+        a.key(): [750.0, 600.0, 598.0, 602.0, 600.0],
+        b.key(): [720.0, 607.0, 605.0, 606.0, 604.0],
+        c.key(): [578.0, 690.0, 688.0, 692.0],
+        d.key(): [450.0],
+    }
+    result = _screened_race(table, screens, [a, b])
+    assert result.joined == (c.key(),)  # 16 workers (450) is out of reach of the race's reading too
+    assert result.winner == c.key()
+    assert len(result.rates[c.key()]) == result.rounds - 1
+    # a race that reads its candidates where they screened leaves the reach as it was: nothing joins
+    table[a.key()][1:] = [745.0, 748.0, 752.0, 750.0]
+    table[b.key()][1:] = [722.0, 718.0, 721.0, 719.0]
+    result = _screened_race(table, screens, [a, b])
+    assert result.joined == () and result.winner == a.key()
+    assert c.key() not in result.rates
+    # nor one that reads them a trial's noise lower (24 workers' screen would lie just within reach of it)
+    table[a.key()][1:] = [730.0, 732.0, 728.0, 730.0]
+    table[b.key()][1:] = [700.0, 702.0, 699.0, 701.0]
+    screens[2] = trial(24, 695.0, pf=4)
+    table[c.key()][0] = 695.0
+    result = _screened_race(table, screens, [a, b])
+    assert result.joined == ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dltune.errors import UsageError
@@ -133,7 +135,6 @@ def test_repeats_are_pooled() -> None:
 
 def _raced(rates: dict[int, list[float]], ended: str = "") -> object:
     """A run whose close candidates (by worker count) were raced side by side with these rates."""
-    import dataclasses
 
     from dltune.recommend import pool  # noqa: F401 - the pooling under test is recommend's
 
@@ -162,6 +163,18 @@ def test_raced_candidates_are_ranked_on_race_trials_only() -> None:
     assert rec.chosen.workers == 64
 
 
+def test_the_report_says_which_configuration_joined_the_race_late() -> None:
+    from dltune.report.words import race_line
+
+    r = _raced({32: [4400.0, 4500.0, 4450.0], 24: [4800.0, 4750.0]})
+    race = dataclasses.replace(r.search.race, joined=(trial(24, 1.0).key,))  # type: ignore[union-attr]
+    rec = recommend(dataclasses.replace(r, search=Search(race=race)))
+    line = race_line(rec) or ""
+    label = next(s.config.label() for s in rec.ranked if s.workers == 24)
+    assert f"{label} joined from the second round" in line
+    assert "joined" not in (race_line(recommend(r)) or "")
+
+
 def test_a_raced_configuration_reports_the_race_s_interval_not_a_two_trial_t_interval() -> None:
     # three race trials each, 12% apart at most: a t interval over one configuration's own trials reads
     # +-15% (and +-76% over two); the race's spread pooled over both (4 degrees of freedom) reads about 5%
@@ -186,7 +199,6 @@ def test_the_race_winner_is_not_outranked_by_trials_taken_apart_from_it() -> Non
     # the race (64 vs 128 workers) read the machine 6% slower than the search did: 32 workers' search trial
     # reads above both, and 24 workers' ties with the winner, yet neither was measured beside them
     raced = _raced({64: [4300.0, 4280.0], 128: [4150.0, 4200.0]})
-    import dataclasses
 
     r = dataclasses.replace(raced, trials=[*raced.trials, trial(32, 4480.0), trial(24, 4290.0)])  # type: ignore[type-var]
     rec = recommend(r)

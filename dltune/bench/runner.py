@@ -218,7 +218,7 @@ def _sweep(
         contenders = close_to_best(rec.trials, known)
         if len(contenders) > 1:
             with rec.stage("race"):
-                search = replace(search, race=race(rec, contenders, settings))
+                search = replace(search, race=race(rec, contenders, settings, reserve=known))
     winner = _winner(rec, search)
     sharding = measure_sharding(rec, winner, settings) if winner is not None else None
     return rec.finish(search=replace(search, stages=tuple(rec.stages)), sharding=sharding)

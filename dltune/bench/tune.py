@@ -308,7 +308,12 @@ class Tuner:
             with rec.stage("race"):
                 searched = sum(t.duration_s for t in rec.trials)
                 race_record = race(
-                    rec, contenders, self.short, max_rounds=self.max_rounds, budget_s=RACE_SHARE * searched
+                    rec,
+                    contenders,
+                    self.short,
+                    max_rounds=self.max_rounds,
+                    budget_s=RACE_SHARE * searched,
+                    reserve=self.known(),
                 )
         winner = self.known()[race_record.winner] if race_record else self.leader()
         with rec.stage("reference"):

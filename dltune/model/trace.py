@@ -41,6 +41,9 @@ class RaceRecord:
     the winner by more than 3%), 'close' (the survivors so close that choosing the winner was expected to cost
     under 1%), 'budget' (another round would have cost more than its budget), 'rounds' (its
     round cap); '' in runs saved before races recorded it."""
+    joined: tuple[str, ...] = ()
+    """Candidates that joined after the first round (dltune.bench.confirm.latecomer): the race read its best far
+    below the screen that had set its reach."""
 
 
 @dataclass(frozen=True)

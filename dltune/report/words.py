@@ -163,9 +163,16 @@ def race_line(rec: Recommendation) -> str | None:
         "budget": "when another round would have cost more than the search before it (the rest still within noise of the winner)",
         "rounds": "at its round cap (the rest still within noise of the winner)",
     }.get(race.ended)
+    labels = {s.key: s.config.label() for s in rec.ranked}
+    joined = (
+        f"; {', '.join(labels.get(k, k) for k in race.joined)} joined from the second round: the first read the "
+        "candidates far enough below their screens to bring it within reach"
+        if race.joined
+        else ""
+    )
     return (
         f"{len(race.candidates)} candidates too close to rank from separate trials were measured again "
-        f"side by side, interleaved, for {race.rounds} rounds" + (f", stopping {why}" if why else "")
+        f"side by side, interleaved, for {race.rounds} rounds" + (f", stopping {why}" if why else "") + joined
     )
 
 
