@@ -157,6 +157,12 @@ read 4,469 and 5,108 samples/s in two tunes' screens, 13% apart; the image case'
 500 and 618), and a cheap configuration left out on one low reading is lost to the report's tie rule."""
 
 
+def reach(top_hw: float, hw: float, close: float = CLOSE) -> float:
+    """How far (a fraction) below the best a single measurement may lie and still be raced: ``close``, or the
+    two relative half-widths together when they are wider."""
+    return max(close, top_hw + hw)
+
+
 def contenders(
     measured: Sequence[tuple[str, float, float]],
     most: int = 3,
@@ -178,7 +184,7 @@ def contenders(
         return []
     _, top, top_hw = ranked[0]
     rate = {k: r for k, r, _ in ranked}
-    out = [k for k, r, hw in ranked if r >= top * (1 - max(close, top_hw + hw))]
+    out = [k for k, r, hw in ranked if r >= top * (1 - reach(top_hw, hw, close))]
     if groups:
         # the fastest of each group (a key whose group is None belongs to none: it competes on rate only)
         firsts = list({groups[k]: k for k in reversed(out) if groups.get(k) is not None}.values())

@@ -44,6 +44,7 @@ from dltune.race import (
     mean_log,
     out_of_reach,
     ranked,
+    reach,
     survivors,
 )
 
@@ -71,11 +72,6 @@ def _screens(trials: Sequence[TrialResult], allowed: Mapping[str, LoaderConfig])
         if held is None or (held.metrics and t.metrics.samples_per_s > held.metrics.samples_per_s):
             best[t.key] = t
     return best
-
-
-def _reach(top_hw: float, hw: float) -> float:
-    """How far below the best a screen may lie and still be raced (``contenders``' rule)."""
-    return max(CLOSE, top_hw + hw)
 
 
 def close_to_best(
@@ -128,8 +124,8 @@ def latecomer(
         t
         for k, t in screens.items()
         if k not in rates
-        and t.rate < top.rate * (1 - _reach(rel_hw(top), rel_hw(t)))
-        and t.rate >= read * (1 - _reach(0.0, rel_hw(t)))
+        and t.rate < top.rate * (1 - reach(rel_hw(top), rel_hw(t)))
+        and t.rate >= read * (1 - reach(0.0, rel_hw(t)))
     ]
     return allowed[max(out, key=lambda t: t.rate).key] if out else None
 
