@@ -161,3 +161,15 @@ def test_the_preflight_counts_how_a_batch_grows_in_tensors() -> None:
     assert Preflight(tensors_fixed=fixed, tensors_per_sample=per).tensors_per_batch(64) == 65
     pairs = [(torch.zeros(3), torch.tensor(i)) for i in range(16)]
     assert tensor_growth(default_collate, pairs, len(tensors_in(default_collate(pairs)))) == (2.0, 0.0)
+
+
+def test_counts_that_cannot_reach_the_main_process_are_not_measured() -> None:
+    # the text example: the main process alone read 41,396 samples/s, no worker count more than 31,284
+    rates = {1: 17074.0, 2: 26921.0, 4: 28684.0, 8: 31284.0, 16: 28424.0}
+    assert next_workers(rates, ladder(8, 64)) == (11, "between")
+    assert next_workers(rates, ladder(8, 64), floor=41396.0) is None
+    # a rung whose bound lies below the floor may lead to one above it: the climb goes on
+    assert next_workers({1: 17000.0, 2: 34000.0}, [4, 8, 16], floor=41000.0) == (4, "up")
+    # unless the ceiling stops it below the floor
+    assert next_workers({1: 17000.0, 2: 20000.0}, [4], ceiling=4) == (4, "up")
+    assert next_workers({1: 17000.0, 2: 20000.0}, [4], ceiling=4, floor=41000.0) is None

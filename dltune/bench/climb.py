@@ -26,6 +26,18 @@ def axis_rates(rec: Recorder, make: Callable[[int], LoaderConfig | None]) -> dic
     return {w: geo_mean(v) for w, v in found.items()}
 
 
+def off_axis_best(rec: Recorder, make: Callable[[int], LoaderConfig | None]) -> float:
+    """The best rate (geometric mean of the repeats) of a configuration measured off the axis ``make`` builds
+    (the main process alone, another batch size or depth): what a count on the axis must reach to matter."""
+    found: dict[str, list[float]] = {}
+    for t in rec.trials:
+        w = t.config.num_workers
+        cfg = make(w) if w > 0 else None
+        if t.ok and t.metrics and (cfg is None or cfg.key() != t.key):
+            found.setdefault(t.key, []).append(t.metrics.samples_per_s)
+    return max((geo_mean(v) for v in found.values()), default=0.0)
+
+
 def climb(
     rec: Recorder,
     make: Callable[[int], LoaderConfig | None],
@@ -37,11 +49,18 @@ def climb(
     steps: int,
 ) -> dict[int, float]:
     """Measure worker counts chosen by ``dltune.search.next_workers`` until it has nothing to add
-    (or ``steps`` trials); returns the rates along the axis. A failed count (memory, /dev/shm, a
+    (or ``steps`` trials), skipping counts that could not reach the best measured off the axis; returns the
+    rates along the axis. A failed count (memory, /dev/shm, a
     refused fork) reads 0 and stops the climb in that direction."""
     rates = axis_rates(rec, make)
     for _ in range(steps):
-        step = next_workers({w: r for w, r in rates.items() if r > 0}, up, allowed=allowed, ceiling=ceiling)
+        step = next_workers(
+            {w: r for w, r in rates.items() if r > 0},
+            up,
+            allowed=allowed,
+            ceiling=ceiling,
+            floor=off_axis_best(rec, make),
+        )
         if step is None or step[0] in rates:
             break
         cfg = make(step[0])
