@@ -218,6 +218,23 @@ def test_each_prefetch_depth_climbs_to_its_own_ceiling(write_file, tmp_path: Pat
     assert storage_peak(recommend(run).chosen.workers, 64)[0] >= 0.95 * 6000, calls
 
 
+def test_a_deeper_depth_whose_ceiling_lies_below_the_leader_is_measured_at_its_ceiling(
+    write_file, tmp_path: Path
+) -> None:
+    # /dev/shm allows 64 workers at prefetch 2 and 32 at prefetch 4; the peak at prefetch 2 lies at 40. Deeper
+    # queues smooth bursts (40% more here): prefetch 4 with its 32 workers beats everything prefetch 2 reached,
+    # and must be measured although the leader's count lies past its ceiling (the bursty case: 64 workers at
+    # prefetch 2, 37 at prefetch 4 by open files, and prefetch 4 was never measured)
+    shm = int(64 * 2 * 64 * 8 / 0.9) + 64
+    hw = dataclasses.replace(HW2, memory=dataclasses.replace(HW2.memory, shm_total=1 << 30, shm_free=shm))
+    deeper = lambda c: 1.4 if (c.prefetch_factor or 0) >= 4 else 1.0  # noqa: E731
+    space = SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2, 4))
+    run, calls = _tune(storage_peak, space, tmp_path, write_file, hw=hw, gain=deeper)
+    chosen = recommend(run).chosen
+    assert chosen.config.prefetch_factor == 4 and chosen.workers <= 32, (chosen.key, calls)
+    assert 1.4 * storage_peak(chosen.workers, 64)[0] >= 0.95 * 1.4 * storage_peak(32, 64)[0], calls
+
+
 def test_a_best_on_a_listed_edge_is_reported(write_file, tmp_path: Path) -> None:
     run, _ = _tune(storage_peak, SweepSpace(workers=(0, 1, 2, 4, 8), batch_size=(64,)), tmp_path, write_file)
     assert max(t.config.num_workers for t in run.trials) == 8  # a listed axis is not extended...

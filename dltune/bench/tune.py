@@ -296,9 +296,12 @@ class Tuner:
             lead = self.leader()
             if lead.num_workers and len(self.prefetches) > 1 and not self.cpu_saturated(lead):
                 with rec.stage("prefetch"):
-                    for pf in self.prefetches:  # not past what this depth's batches in flight allow
-                        if lead.num_workers <= self.ceiling(pf).workers:
-                            self.measure(self.config(lead.num_workers, lead.batch_size, pf), "screen")
+                    for pf in self.prefetches:
+                        # not past what this depth's batches in flight allow: a deeper depth whose ceiling
+                        # lies below the leader's count is measured at that ceiling, not left unmeasured
+                        workers = min(lead.num_workers, self.ceiling(pf).workers)
+                        if workers > 0:
+                            self.measure(self.config(workers, lead.batch_size, pf), "screen")
                     after = self.leader()
                     if self.moved(lead):  # deeper queues move the worker optimum
                         self.climb(costs, after.batch_size, steps=2, pf=after.prefetch_factor)
