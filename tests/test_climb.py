@@ -23,8 +23,10 @@ class TableRecorder:
     def __init__(self, table: dict[int, float]) -> None:
         self.table = table
         self.trials: list[TrialResult] = []
+        self.ranked_against: list[float] = []
 
     def measure(self, cfg: LoaderConfig, settings: MeasureSettings, role: str, **_: Any) -> TrialResult:
+        self.ranked_against.append(settings.rank_against)
         t = replace(trial(cfg.num_workers, self.table[cfg.num_workers], role=role), key=cfg.key(), config=cfg)
         self.trials.append(t)
         return t
@@ -59,3 +61,13 @@ def test_the_best_off_the_axis_counts_only_other_configurations() -> None:
     assert off_axis_best(rec, make) == pytest.approx(TEXT[8])  # type: ignore[arg-type]
     rec.measure(LoaderConfig(batch_size=64, num_workers=0), MeasureSettings(), "screen")
     assert off_axis_best(rec, make) == pytest.approx(TEXT[0])  # type: ignore[arg-type]
+
+
+def test_tuning_ranks_each_step_against_the_best_so_far() -> None:
+    # a step clearly behind the main process ends its window once that is clear (tuning's screens do the same)
+    for rank, against in ((True, TEXT[0]), (False, 0.0)):
+        rec = TableRecorder(TEXT)
+        for w in (0, 1, 2, 4, 8):
+            rec.measure(make(w) or LoaderConfig(batch_size=64, num_workers=0), MeasureSettings(), "screen")
+        climb(rec, make, ladder(8, 64), MeasureSettings(), allowed=None, ceiling=64, steps=8, rank=rank)  # type: ignore[arg-type]
+        assert rec.ranked_against[5:] == [pytest.approx(against)]  # the one step: 16 workers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from dltune.bench.ceiling import Ceiling, worker_ceiling
@@ -47,26 +48,27 @@ def climb(
     allowed: Sequence[int] | None,
     ceiling: int,
     steps: int,
+    rank: bool = False,
 ) -> dict[int, float]:
     """Measure worker counts chosen by ``dltune.search.next_workers`` until it has nothing to add
     (or ``steps`` trials), skipping counts that could not reach the best measured off the axis; returns the
-    rates along the axis. A failed count (memory, /dev/shm, a
-    refused fork) reads 0 and stops the climb in that direction."""
+    rates along the axis. A failed count (memory, /dev/shm, a refused fork) reads 0 and stops the climb in
+    that direction. ``rank``: each step's window is ranked against the best measured so far, on the axis or
+    off it, and ends once clearly behind it (as tuning's screens do; measured on the text example: 8 workers,
+    at 23,690 samples/s against the main process's 38,709, ran a 7.7 s window to reach 4% precision)."""
     rates = axis_rates(rec, make)
     for _ in range(steps):
+        floor = off_axis_best(rec, make)
         step = next_workers(
-            {w: r for w, r in rates.items() if r > 0},
-            up,
-            allowed=allowed,
-            ceiling=ceiling,
-            floor=off_axis_best(rec, make),
+            {w: r for w, r in rates.items() if r > 0}, up, allowed=allowed, ceiling=ceiling, floor=floor
         )
         if step is None or step[0] in rates:
             break
         cfg = make(step[0])
         if cfg is None:
             break
-        rec.measure(cfg, settings, f"search-{step[1]}")
+        lead = max([floor, *rates.values()]) if rank else 0.0
+        rec.measure(cfg, dataclasses.replace(settings, rank_against=lead), f"search-{step[1]}")
         rates = axis_rates(rec, make)
         if rates.get(step[0], 0) <= 0:
             break

@@ -452,6 +452,7 @@ class Tuner:
             allowed=None if self.open_ended else self.worker_axis,
             ceiling=ceiling.workers,
             steps=steps,
+            rank=True,
         )
         self.notes += edge_notes(rates, ceiling, self.open_ended)
 
