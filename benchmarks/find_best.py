@@ -52,6 +52,11 @@ CASES: dict[str, tuple[Path, int]] = {
     "image": (EXAMPLES / "image_folder.py", 64),  # JPEG decode + augment: CPU-bound
     "tiny": (DATASETS / "tiny.py", 64),  # tiny rows: the main process alone wins
     "mixed": (DATASETS / "mixed.py", 64),  # storage wait + CPU: an interior peak where the CPU binds
+    "detection": (EXAMPLES / "detection.py", 64),  # 78 MB batches, list collate, epochs of 7 batches
+    "stream": (
+        EXAMPLES / "stream.py",
+        64,
+    ),  # an IterableDataset of 16 shards: rises in steps at divisors of 16
 }
 REFERENCE_WORKERS = range(0, 17)
 BEYOND = (24, 32, 48, 64)
@@ -73,7 +78,9 @@ def raw_rate(spec: Any, w: int, pf: int, bs: int, seconds: float = 2.0, *, stead
     the quick window read the image example at 9 workers 759-848 samples/s against 528-659 steady (its
     16-batch epochs fit in 18 buffered slots, so the window ran on start-up work), and 4 workers
     587-707 against 597-620: quick windows rank large ``w x pf`` too high."""
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, IterableDataset
+
+    from dltune.engine.transfer import batch_len
 
     kw: dict[str, Any] = {"collate_fn": spec.extras.collate_fn} if spec.extras.collate_fn else {}
     loader = DataLoader(
@@ -87,18 +94,19 @@ def raw_rate(spec: Any, w: int, pf: int, bs: int, seconds: float = 2.0, *, stead
     it = iter(loader)
     rnd = max(w, 1)
     in_epoch, epoch_len = 0, 0
-    size = len(spec.dataset)  # map-style: an epoch's last batch holds the rest
+    streamed = isinstance(spec.dataset, IterableDataset)  # each worker's stream ends in a partial batch
+    size = 0 if streamed else len(spec.dataset)  # map-style: an epoch's last batch holds the rest
 
     def batch() -> int:
         nonlocal it, in_epoch, epoch_len
         try:
-            next(it)
+            got = next(it)
         except StopIteration:
             epoch_len = epoch_len or in_epoch
             it, in_epoch = iter(loader), 0
-            next(it)
+            got = next(it)
         in_epoch += 1
-        return min(bs, size - (in_epoch - 1) * bs)
+        return batch_len(got) if streamed else min(bs, size - (in_epoch - 1) * bs)
 
     warm, rounds, least = (w * pf + rnd, 6, max(seconds, STEADY_S)) if steady else (2 * rnd, 3, seconds)
     for _ in range(warm):

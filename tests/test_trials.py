@@ -330,3 +330,32 @@ def test_memory_readings_take_little_of_the_cpu_the_loader_needs() -> None:
     assert pss_interval(0.001, 1.0) == 1.0  # cheap: every second, as asked
     assert pss_interval(0.13, 1.0) == pytest.approx(0.13 / PSS_SHARE)  # 6.5 s apart
     assert 0.13 / pss_interval(0.13, 1.0) <= 0.02
+
+
+SHARDED = """
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+class Shards(IterableDataset):
+    def __iter__(self):
+        info = get_worker_info()
+        mine = range(2)[info.id :: info.num_workers] if info else range(2)  # 2 shards among the workers
+        for shard in mine:
+            for i in range(64):
+                yield torch.full((4,), float(shard * 64 + i))
+
+dataset = Shards()
+"""
+
+
+def test_a_trial_counts_the_workers_the_dataset_feeds(write_file) -> None:
+    # 2 shards among 3 workers: the third makes no batch; a map-style dataset feeds every worker
+    sharded = str(write_file("ds_sharded", SHARDED))
+    r = run_trial(sharded, LoaderConfig(batch_size=8, num_workers=3, persistent_workers=True), FAST)
+    assert r.status == OK and r.metrics is not None and r.metrics.fed_workers == 2, r
+    every = run_trial(
+        dataset_file(write_file, "ds_fed", "pass"), LoaderConfig(batch_size=8, num_workers=3), FAST
+    )
+    assert every.metrics is not None and every.metrics.fed_workers == 3
+    main = run_trial(sharded, LoaderConfig(batch_size=8, num_workers=0), FAST)
+    assert main.metrics is not None and main.metrics.fed_workers is None

@@ -54,6 +54,7 @@ def fake_runner(
     calls: list[str],
     windows: list[float] | None = None,
     gain: Callable[[LoaderConfig], float] = lambda c: 1.0,
+    fed: Callable[[int], int] | None = None,
 ):
     def run(
         target: str,
@@ -70,6 +71,10 @@ def fake_runner(
         if windows is not None:
             windows.append(settings.min_seconds)
         t = trial(config.num_workers, rate, bs=config.batch_size or 1, cpu=cpu, main_cpu=main, spread=0.02)
+        if fed is not None and config.num_workers and t.metrics:  # how many workers made a batch
+            t = dataclasses.replace(
+                t, metrics=dataclasses.replace(t.metrics, fed_workers=fed(config.num_workers))
+            )
         return dataclasses.replace(
             t, key=config.key(), config=config, role=role, repeat=repeat, duration_s=1.0
         )
@@ -155,6 +160,7 @@ def _tune(
     entry=run_tune,
     hw: HardwareFacts = HW2,
     gain: Callable[[LoaderConfig], float] = lambda c: 1.0,
+    fed: Callable[[int], int] | None = None,
 ):
     """Search ``space`` on a fake machine (2 cores unless ``hw``) against ``truth`` (times ``gain`` of each
     configuration): tuning, or (``entry=run_bench``) a sweep."""
@@ -166,7 +172,7 @@ def _tune(
         settings or MeasureSettings(),
         hw,
         out_root=tmp_path,
-        trial_runner=fake_runner(truth, calls, gain=gain),
+        trial_runner=fake_runner(truth, calls, gain=gain, fed=fed),
     )
     return run, calls
 
@@ -233,6 +239,26 @@ def test_a_deeper_depth_whose_ceiling_lies_below_the_leader_is_measured_at_its_c
     chosen = recommend(run).chosen
     assert chosen.config.prefetch_factor == 4 and chosen.workers <= 32, (chosen.key, calls)
     assert 1.4 * storage_peak(chosen.workers, 64)[0] >= 0.95 * 1.4 * storage_peak(32, 64)[0], calls
+
+
+def test_workers_the_dataset_cannot_feed_stop_the_climb_and_are_never_chosen(
+    write_file, tmp_path: Path
+) -> None:
+    # 16 shards split among the workers: past 16 the rest make no batch and only idle (the stream example:
+    # 30 workers read as 16 did); the rate would still "rise" on the storage curve if they were fed
+    shards = 16
+    feeds = lambda w: min(w, shards)  # noqa: E731
+    fed_only = lambda w, bs: storage_peak(feeds(w), bs)  # noqa: E731
+    space = SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2, 4))
+    run, calls = _tune(fed_only, space, tmp_path, write_file, fed=feeds)
+    chosen = recommend(run).chosen
+    assert chosen.workers == shards, (chosen.key, calls)
+    above = [t.config.num_workers for t in run.trials if t.config.num_workers > shards]
+    assert len(above) == 1, calls  # the first count past the shards shows it; the climb goes no higher
+    assert any(t.config.num_workers == shards and t.role == "search-fed" for t in run.trials), calls
+    assert any(f"feeds only {shards} workers" in n for n in run.search.notes), run.search.notes
+    if run.search.race:
+        assert all(k.startswith(f"w{shards}-") for k in run.search.race.candidates), run.search.race
 
 
 def test_a_best_on_a_listed_edge_is_reported(write_file, tmp_path: Path) -> None:

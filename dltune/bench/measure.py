@@ -58,6 +58,8 @@ class Window:
     window_s: float = 0.0
     round_batches: int = 1
     """The cycle segments span: the worker count (a round of bursts), or a short epoch."""
+    fed_workers: int | None = None
+    """Workers that made at least one batch in the trial (dltune.bench.fed); None where not counted."""
 
 
 def pss_of(proc: Any) -> int:

@@ -58,6 +58,7 @@ def metrics_from_window(
         h2d_ms_per_batch=1000 * sum(h2d) / len(h2d) if h2d else None,
         stall_fraction=sum(waits) / total_t if step_ms > 0 and total_t > 0 else None,
         start_method=start_method,
+        fed_workers=window.get("fed_workers"),
     )
     raw = Raw(
         wait_s=tuple(waits),

@@ -96,7 +96,7 @@ def start_live(built: Any) -> dict[str, Any]:
     Returns what ``run_window`` needs, or a failure answer."""
     from dltune.bench.trial import capture_stderr, device_copier, tail_of
 
-    spec, loader, cfg, settings = built
+    spec, loader, cfg, settings, _ = built
     live = {
         "loader": loader,
         "stream": _endless(loader),

@@ -80,11 +80,14 @@ class Built(NamedTuple):
     loader: Any
     config: LoaderConfig
     settings: MeasureSettings
+    fed: Any = None
+    """Per-worker batch counts (dltune.bench.fed), or None."""
 
 
 def prepare(payload: dict[str, Any]) -> Built | dict[str, Any]:
     """In the child: load the dataset file and build the configuration's loader, or a failure answer.
     The base side of ``check --against`` first remaps the repository to the worktree."""
+    from dltune.bench.fed import count_batches
     from dltune.engine.build import build_loader
     from dltune.engine.dataset_file import load_dataset
     from dltune.engine.sharding import for_rank
@@ -118,7 +121,8 @@ def prepare(payload: dict[str, Any]) -> Built | dict[str, Any]:
             spec = replace(spec, dataset=dataset)  # the full dataset is not kept alive beside the shard
         if not spec.is_iterable:
             dataset = note_indices(dataset)
-        return Built(spec, build_loader(dataset, cfg, spec.extras), cfg, payload["settings"])
+        loader = build_loader(dataset, cfg, spec.extras)
+        return Built(spec, loader, cfg, payload["settings"], count_batches(loader, cfg.num_workers))
     except (DltuneError, ValueError, TypeError) as exc:
         return {"failure": asdict(classify_rejection(exc))}
 
@@ -136,7 +140,9 @@ def measure_built(
 ) -> dict[str, Any]:
     """Measure a built loader: ``{"window": ..., "start_method": ...}`` or ``{"failure": ...}``.
     ``linger``: see measure_loader (ranks keep loading until every rank's window has ended)."""
-    spec, loader, cfg, settings = built
+    from dltune.bench.fed import fed_workers
+
+    spec, loader, cfg, settings, fed = built
     # the start-up transient: while the loop waits for the first batch, the other workers finish theirs
     # (a round) and, staggered by their start, part of the next; two rounds cover it. Skipping all
     # workers x prefetch_factor batches costs seconds at 64 workers and prefetch 4, for nothing: with a
@@ -163,6 +169,7 @@ def measure_built(
             exc, shm_needed=shm, shm_free=payload.get("shm_free"), stderr=tail_of(log)
         )
         return {"failure": asdict(failure)}
+    window.fed_workers = fed_workers(fed)  # over the whole trial: a worker fed once is not idle
     return {"window": asdict(window), "start_method": start_method if cfg.num_workers else "main"}
 
 

@@ -37,6 +37,9 @@ class Metrics:
     stall_fraction: float | None = None
     """With a simulated step: share of the loop's time spent waiting on data."""
     start_method: str = ""
+    fed_workers: int | None = None
+    """Workers that made at least one batch in the trial: fewer than ``num_workers`` when the dataset cannot feed
+    them all (an IterableDataset's shards, an epoch of fewer batches than workers). None: not counted."""
 
     @property
     def peak_pss_total(self) -> int:
