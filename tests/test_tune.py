@@ -256,7 +256,10 @@ def test_workers_the_dataset_cannot_feed_stop_the_climb_and_are_never_chosen(
     above = [t.config.num_workers for t in run.trials if t.config.num_workers > shards]
     assert len(above) == 1, calls  # the first count past the shards shows it; the climb goes no higher
     assert any(t.config.num_workers == shards and t.role == "search-fed" for t in run.trials), calls
-    assert any(f"feeds only {shards} workers" in n for n in run.search.notes), run.search.notes
+    assert run.search.ceiling and run.search.ceiling.workers == shards, (
+        run.search.ceiling
+    )  # the report names it
+    assert f"feeds only {shards} workers" in run.search.ceiling.limit
     if run.search.race:
         assert all(k.startswith(f"w{shards}-") for k in run.search.race.candidates), run.search.race
 

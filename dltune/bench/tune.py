@@ -322,7 +322,11 @@ class Tuner:
         with rec.stage("reference"):
             for role, cfg in self.references(winner):
                 self.measure(cfg, role)
-        return self.finish(costs, self.ceiling(winner.prefetch_factor), race_record=race_record)
+        fed = self.fed(winner.batch_size)
+        ceiling = self.ceiling(winner.prefetch_factor)
+        return self.finish(
+            costs, fed if fed and fed.workers < ceiling.workers else ceiling, race_record=race_record
+        )
 
     def moved(self, before: LoaderConfig) -> bool:
         """Whether the leader changed from ``before`` by more than screens can rank (``CLOSE``): then the
@@ -448,8 +452,6 @@ class Tuner:
             if fed is not None and fed.workers < ceiling.workers:
                 ceiling = fed
                 self.measure(self.config(fed.workers, batch, pf), "search-fed")
-                if fed.limit not in self.notes:
-                    self.notes.append(fed.limit)
             top = ceiling.workers
 
             def make(w: int, top: int = top) -> LoaderConfig | None:
