@@ -11,7 +11,8 @@ Named stages, each timed (the report shows where the time went):
    count while throughput still rises (with ``workers = "auto"`` the axis is open-ended: doubling up
    to the ceiling, which names the limit that stopped it), down when the smallest measured leads,
    down to the knee when far fewer workers could match the best, and between the best and its
-   better neighbour when they are far apart.
+   better neighbour when they are far apart. A trial whose dataset fed fewer workers than it had
+   (dltune.bench.fed) caps the climb at that count, which is measured; more workers are never chosen.
 4. **batch-size** and **prefetch**: the leader's other batch sizes and prefetch depths, one trial each.
 5. **race** (dltune.bench.confirm): the candidates too close to rank from separate trials (and the
    cheapest close one) are measured again side by side, interleaved: at least two rounds, then more
