@@ -113,6 +113,29 @@ def main_process(case: Case) -> Bottleneck | None:
     )
 
 
+def idle_workers(case: Case) -> Bottleneck | None:
+    """Workers that made no batch: the dataset hands out less work at once than there are workers."""
+    c = case.chosen
+    if not (c.workers and c.fed_workers is not None and c.fed_workers < c.workers):
+        return None
+    fed, idle = c.fed_workers, c.workers - c.fed_workers
+    return Bottleneck(
+        "parallelism",
+        f"the dataset feeds only {fed} of the {c.workers} workers: more workers cannot help",
+        [
+            *case.evidence,
+            f"{idle} of the {c.workers} workers made no batch in any trial of this configuration",
+            "an IterableDataset splits its stream into fewer shards than there are workers, or an epoch holds "
+            "fewer batches than workers (each epoch hands its batches out from worker 0 on)",
+        ],
+        [
+            f"set num_workers={fed}: the idle workers only cost memory and start-up",
+            "split the stream into at least as many shards as workers (in __iter__, by "
+            "torch.utils.data.get_worker_info()), so that more workers have work to do",
+        ],
+    )
+
+
 def storage_idle_cpus(case: Case) -> Bottleneck | None:
     """Throughput rises past the core count while the CPUs stay mostly idle."""
     best_w, cores = case.best_workers, case.cores
@@ -209,6 +232,7 @@ RULES: tuple[Rule, ...] = (
     host_to_device,
     transfer,
     main_process,
+    idle_workers,
     storage_idle_cpus,
     storage_hidden_by_workers,
     cpu,

@@ -72,6 +72,7 @@ def pool(trials: Iterable[TrialResult], raced: Iterable[str] = ()) -> list[Confi
 
         stalls = [m.stall_fraction for m in ms if m.stall_fraction is not None]
         h2d = [m.h2d_ms_per_batch for m in ms if m.h2d_ms_per_batch is not None]
+        fed = [m.fed_workers for m in ms if m.fed_workers is not None]
         stats.append(
             ConfigStat(
                 key=key,
@@ -89,6 +90,7 @@ def pool(trials: Iterable[TrialResult], raced: Iterable[str] = ()) -> list[Confi
                 batch_bytes=mean([m.batch_bytes for m in ms]),
                 repeats=len(ms),
                 role=ts[0].role,
+                fed_workers=max(fed) if fed else None,
             )
         )
     return sorted(stats, key=lambda s: -s.rate)

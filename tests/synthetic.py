@@ -56,6 +56,7 @@ def trial(
     h2d_ms: float | None = None,
     bytes_per_sample: float = 150_000,
     first_batch_s: float = 0.2,
+    fed: int | None = None,
 ) -> TrialResult:
     cfg = LoaderConfig(
         batch_size=bs,
@@ -86,6 +87,7 @@ def trial(
         h2d_ms_per_batch=h2d_ms,
         stall_fraction=stall,
         start_method="fork" if workers else "main",
+        fed_workers=fed,
     )
     return TrialResult(key=cfg.key(), config=cfg, status="ok", metrics=m, role=role)
 

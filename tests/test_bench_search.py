@@ -34,6 +34,28 @@ def test_a_best_on_a_listed_edge_is_reported_not_extended(write_file, tmp_path: 
     assert any("may lie beyond 8" in n for n in rec.search.notes)
 
 
+def test_a_best_whose_workers_the_dataset_cannot_feed_is_not_called_an_edge(
+    write_file, tmp_path: Path
+) -> None:
+    # 6 shards: 8 workers read as 6 would; the grid never measured 6, and nothing past 8 can help
+    feeds = lambda w: min(w, 6)  # noqa: E731
+    run, _ = _tune(
+        lambda w, bs: storage_peak(feeds(w), bs),
+        SweepSpace(workers="auto", batch_size=(64,), prefetch_factor=(2,)),
+        tmp_path,
+        write_file,
+        entry=run_bench,
+        fed=feeds,
+    )
+    assert max(t.config.num_workers for t in run.trials) == 8  # no climb past the automatic list's 8
+    assert not any("may lie beyond" in n for n in run.search.notes)
+    assert (
+        run.search.ceiling and run.search.ceiling.workers == 6 and "feeds only 6" in run.search.ceiling.limit
+    )
+    rec = recommend(run)
+    assert rec.bottleneck.kind == "parallelism" and "num_workers=6" in rec.bottleneck.next_steps[0]
+
+
 def test_close_candidates_are_confirmed_side_by_side(write_file, tmp_path: Path) -> None:
     # 38 and 42 workers read within a few percent of each other: only a race may rank them
     run, _ = _bench(

@@ -119,6 +119,25 @@ def test_bottleneck_startup_without_persistent_workers() -> None:
     assert b.kind == "startup" and "persistent_workers=True" in b.next_steps[0]
 
 
+def test_workers_the_dataset_does_not_feed_are_named_with_the_count_to_use() -> None:
+    # a stream of 12 shards: 16 and 32 workers both feed 12 and tie; the grid never measured 12
+    r = run(
+        trial(0, 100),
+        trial(8, 800, cpu=300, fed=8),
+        trial(16, 1200, cpu=300, fed=12),
+        trial(32, 1205, cpu=300, fed=12),
+    )
+    rec = recommend(r)
+    assert rec.chosen.workers == 16 and rec.chosen.fed_workers == 12
+    b = rec.bottleneck
+    assert b.kind == "parallelism" and "only 12 of the 16 workers" in b.summary
+    assert any("4 of the 16 workers made no batch" in e for e in b.evidence)
+    assert "num_workers=12" in b.next_steps[0]
+    # every worker fed (or not counted, as in results from before the count): no such bottleneck
+    assert recommend(run(trial(0, 100), trial(8, 800, cpu=300, fed=8))).bottleneck.kind != "parallelism"
+    assert recommend(run(trial(0, 100), trial(8, 800, cpu=300))).chosen.fed_workers is None
+
+
 def test_step_reports_whether_the_loader_keeps_up() -> None:
     slow = recommend(run(trial(0, 100, stall=0.4), trial(2, 200, cpu=150, stall=0.2), step_ms=50))
     assert slow.keeps_up is False and slow.step_ms == 50

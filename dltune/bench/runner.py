@@ -14,7 +14,7 @@ from typing import Any
 
 from dltune.bench.ceiling import ladder
 from dltune.bench.child import WatchedProcess, run_child
-from dltune.bench.climb import climb, edge_notes, measured_ceiling
+from dltune.bench.climb import climb, edge_notes, fed_ceiling, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
 from dltune.bench.prior import single_loader_choice
@@ -248,13 +248,18 @@ def _extend(
     settings: MeasureSettings,
     hardware: HardwareFacts,
 ) -> Search:
-    """A best on the edge of the swept worker counts: climb past it (``workers = "auto"``), or say so."""
+    """A best on the edge of the swept worker counts: climb past it (``workers = "auto"``), or say so; unless
+    the dataset fed fewer workers than the best had (dltune.bench.fed): then more can only idle, and the fed
+    count is the limit the report names."""
     same = {
         p.config.num_workers
         for p in planned
         if p.role == "sweep" and replace(p.config, num_workers=best.num_workers) == best
     }
     open_ended = isinstance(space.workers, str)
+    fed = fed_ceiling(rec.trials, best.batch_size)
+    if fed is not None and fed.workers < best.num_workers:  # workers past the fed count only idle
+        return Search(ceiling=CeilingRecord(fed.workers, fed.limit))
     trial = next(t for t in rec.trials if t.key == best.key() and t.ok)
     ceiling = measured_ceiling(
         hardware,

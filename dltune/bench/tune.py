@@ -36,7 +36,7 @@ from typing import Any
 
 from dltune.bench.ceiling import Ceiling, ladder
 from dltune.bench.child import READY_JOB, WatchedProcess
-from dltune.bench.climb import climb, edge_notes, measured_ceiling
+from dltune.bench.climb import climb, edge_notes, fed_ceiling, measured_ceiling
 from dltune.bench.confirm import close_to_best, race
 from dltune.bench.events import Event
 from dltune.bench.ranks import run_node_trial
@@ -482,27 +482,8 @@ class Tuner:
                 return
 
     def fed(self, batch: int | None) -> Ceiling | None:
-        """The most workers the dataset fed at this batch size where a trial had more than it fed
-        (dltune.bench.fed): more workers than that only idle (measured on the stream example, 16 shards: 30
-        workers read 6,986 samples/s, 16 as much), so the climb stops there. None: every trial fed them all."""
-        short = [
-            (t.config.num_workers, t.metrics.fed_workers)
-            for t in self.rec.trials
-            if t.ok
-            and t.metrics
-            and t.metrics.fed_workers
-            and (t.config.batch_size or 0) == (batch or 0)
-            and t.metrics.fed_workers < t.config.num_workers
-        ]
-        if not short:
-            return None
-        w, k = max(short, key=lambda p: p[1])
-        return Ceiling(
-            k,
-            f"the dataset feeds only {k} workers: with {w}, {w - k} made no batch (an IterableDataset "
-            "with fewer shards than workers, or an epoch of fewer batches than workers), so more than "
-            f"{k} only idle",
-        )
+        """The most workers the dataset fed at this batch size, where a trial had more (``fed_ceiling``)."""
+        return fed_ceiling(self.rec.trials, batch)
 
     def dominated(self, cfg: LoaderConfig) -> bool:
         """More workers than the dataset feeds, where the fed count at the same batch size and depth was

@@ -41,6 +41,8 @@ class ConfigStat:
     batch_bytes: float
     repeats: int
     role: str
+    fed_workers: int | None = None
+    """The most workers that made a batch in any of its trials (dltune.bench.fed); None where not counted."""
 
     @property
     def workers(self) -> int:
@@ -63,7 +65,7 @@ class PredictionRow:
 @dataclass(frozen=True)
 class Bottleneck:
     kind: str
-    """cpu | storage | transfer | main-process | host-to-device | startup | memory | none"""
+    """cpu | storage | transfer | main-process | parallelism | host-to-device | startup | memory | none"""
     summary: str
     evidence: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
