@@ -130,8 +130,9 @@ def idle_workers(case: Case) -> Bottleneck | None:
         ],
         [
             f"set num_workers={fed}: the idle workers only cost memory and start-up",
-            "split the stream into at least as many shards as workers (in __iter__, by "
-            "torch.utils.data.get_worker_info()), so that more workers have work to do",
+            "an IterableDataset: split the stream into at least as many shards as workers (in __iter__, by "
+            "torch.utils.data.get_worker_info()); a map-style one: more batches per epoch (a smaller batch "
+            "size), so that more workers have work to do",
         ],
     )
 
