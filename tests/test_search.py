@@ -173,3 +173,12 @@ def test_counts_that_cannot_reach_the_main_process_are_not_measured() -> None:
     # unless the ceiling stops it below the floor
     assert next_workers({1: 17000.0, 2: 20000.0}, [4], ceiling=4) == (4, "up")
     assert next_workers({1: 17000.0, 2: 20000.0}, [4], ceiling=4, floor=41000.0) is None
+
+
+def test_a_plateau_is_not_taken_for_a_rise_by_a_point_between_two_rungs() -> None:
+    # the latency case on a slow day: 64 workers gained 2.3% over 32, and 45 (measured between them) read
+    # a little low; against 45 alone 64 "rose" 3.2% and the climb went on to 128 workers
+    rates = {1: 228.0, 32: 6380.0, 45: 6323.0, 64: 6524.0}
+    assert next_workers(rates, [64, 128, 256]) is None
+    # a real rise over the whole doubling still climbs
+    assert next_workers({1: 228.0, 32: 6000.0, 45: 6323.0, 64: 6524.0}, [64, 128, 256]) == (128, "up")
