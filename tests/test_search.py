@@ -141,6 +141,9 @@ def test_ladder_doubles_to_the_ceiling() -> None:
     assert ladder(8, 48) == [16, 32, 48]
     assert ladder(8, 64) == [16, 32, 64]
     assert ladder(8, 8) == []
+    # a ceiling just past a doubling replaces it: 64 and 74 workers cannot be ranked by one screen each
+    assert ladder(16, 74) == [32, 74]
+    assert ladder(64, 74) == [74]
 
 
 def test_the_preflight_counts_how_a_batch_grows_in_tensors() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dltune.model.hardware import HardwareFacts
+from dltune.search import GAP
 
 HARD_CAP = 256
 """dltune never plans more workers than this for one loader (beyond it start-up alone takes seconds)."""
@@ -100,12 +101,17 @@ def worker_ceiling(
 
 
 def ladder(start: int, ceiling: int) -> list[int]:
-    """Worker counts above ``start`` that the climb tries: doubling, then the ceiling itself."""
+    """Worker counts above ``start`` that the climb tries: doubling, then the ceiling itself, in place of the
+    last doubling where that lies within ``GAP`` below it (two counts that close cannot be ranked by one
+    screen each: on the bursty case the model's two promising counts were 64 and the ceiling 74, 40 s of
+    trials each, and the climb measured between them anyway)."""
     out: list[int] = []
     w = max(1, start) * 2
     while w < ceiling:
         out.append(w)
         w *= 2
+    if out and out[-1] * GAP > ceiling:
+        out.pop()
     if ceiling > start and (not out or out[-1] != ceiling):
         out.append(ceiling)
     return out
