@@ -17,7 +17,7 @@ from _common import EXAMPLES, median
 
 from dltune.bench.child import WatchedProcess
 from dltune.bench.trial import run_trial
-from dltune.bench.tune import _screen_settings
+from dltune.bench.tune import screen_settings
 from dltune.model.loader import LoaderConfig
 from dltune.model.settings import MeasureSettings
 
@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     sweep = MeasureSettings(min_seconds=2.0)
-    tuning = _screen_settings(sweep)
+    tuning = screen_settings(sweep)
     rates: dict[tuple[int, str], list[float]] = {}
     walls: dict[str, list[float]] = {"sweep": [], "tuning": []}
     with WatchedProcess() as shared:
